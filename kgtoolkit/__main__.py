@@ -1,0 +1,3 @@
+from kgtoolkit.cli import main
+
+main()

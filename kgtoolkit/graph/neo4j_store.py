@@ -1,0 +1,223 @@
+"""`Neo4jGraphStore`: the graph store on a Neo4j 5.26 server over Bolt.
+
+Credentials come from the environment only (NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE).
+Writes go through `execute_write` (retried by the driver on transient errors), reads through
+`execute_read` or a READ session iterated with a fetch size, every call names its database.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import neo4j
+import numpy as np
+from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable
+
+from kgtoolkit.errors import ConfigurationError, GraphStoreError
+from kgtoolkit.graph import queries as q
+from kgtoolkit.graph.base import (
+    GraphStore,
+    Neighbour,
+    NodeRow,
+    RelRow,
+    RelWriteResult,
+    SchemaResult,
+    as_unit_rows,
+    check_id,
+    check_props,
+)
+from kgtoolkit.schema import LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
+
+NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+
+
+def neo4j_auth_from_env() -> tuple[str, str]:
+    user = os.environ.get("NEO4J_USERNAME", "neo4j")
+    password = os.environ.get("NEO4J_PASSWORD")
+    if not password:
+        raise ConfigurationError(
+            "NEO4J_PASSWORD is not set. Export the server's password; for a server started by "
+            "`kgtoolkit db up` without one, `kgtoolkit db status` says where its generated password is."
+        )
+    return user, password
+
+
+def one_line(error: Neo4jError | Exception) -> str:
+    """A Neo4j error as one readable line (its code and first message line)."""
+    message = getattr(error, "message", None) or str(error)
+    message = " ".join(str(message).split())
+    code = getattr(error, "code", None)
+    return f"{message} [{code}]" if code else message
+
+
+class Neo4jGraphStore(GraphStore):
+    def __init__(self, uri: str, *, database: str | None = None, connect_timeout: float = 10.0):
+        self.uri = uri
+        self.database = database or os.environ.get("NEO4J_DATABASE") or "neo4j"
+        user, password = neo4j_auth_from_env()
+        self._driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password), connection_timeout=connect_timeout,
+            max_transaction_retry_time=float(os.environ.get("KGTOOLKIT_NEO4J_RETRY_SECONDS", "30")),
+            notifications_min_severity="OFF",
+        )
+        try:
+            self._driver.verify_connectivity()
+        except AuthError:
+            self._driver.close()
+            raise ConfigurationError(
+                f"Neo4j at {uri} refused the credentials of NEO4J_USERNAME/NEO4J_PASSWORD"
+            ) from None
+        except (ServiceUnavailable, OSError) as error:
+            self._driver.close()
+            raise GraphStoreError(
+                f"cannot reach Neo4j at {uri}: {one_line(error)}. Start one with `kgtoolkit db up` "
+                "or `docker compose up -d`, or pass another --graph."
+            ) from None
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _write(self, query: str, **params: Any) -> list[dict]:
+        def work(tx: neo4j.ManagedTransaction) -> list[dict]:
+            return [record.data() for record in tx.run(query, params)]
+
+        try:
+            with self._driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except Neo4jError as error:
+            raise GraphStoreError(f"Neo4j write failed: {one_line(error)}") from error
+        except ServiceUnavailable as error:
+            raise GraphStoreError(f"Neo4j at {self.uri} became unavailable: {one_line(error)}") from error
+
+    def _read(self, query: str, **params: Any) -> list[dict]:
+        def work(tx: neo4j.ManagedTransaction) -> list[dict]:
+            return [record.data() for record in tx.run(query, params)]
+
+        try:
+            with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except Neo4jError as error:
+            raise GraphStoreError(f"Neo4j query failed: {one_line(error)}") from error
+
+    def _stream(self, query: str, page_size: int, **params: Any) -> Iterator[list[dict]]:
+        with self._driver.session(
+            database=self.database, default_access_mode=neo4j.READ_ACCESS, fetch_size=page_size
+        ) as session:
+            page: list[dict] = []
+            for record in session.run(query, params):
+                page.append(record.data())
+                if len(page) == page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
+
+    # --- schema and writes ----------------------------------------------------------------
+    def apply_schema(self) -> SchemaResult:
+        created = 0
+        statements = schema_statements()
+        with self._driver.session(database=self.database) as session:
+            for statement in statements:
+                summary = session.run(statement).consume()
+                created += summary.counters.constraints_added + summary.counters.indexes_added
+        return SchemaResult(statements=len(statements), created=created)
+
+    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
+        payload = [
+            {"id": check_id(r.id, f"{label} node"), "props": check_props(r.props, f"{label} {r.id!r}")}
+            for r in rows
+        ]
+        if not payload:
+            return 0
+        return self._write(q.upsert_nodes(label), rows=payload)[0]["written"]
+
+    def upsert_relationships(self, rel_type: str, rows: Sequence[RelRow]) -> RelWriteResult:
+        payload = [
+            {"src": r.src, "dst": r.dst, "props": check_props(r.props, f"{rel_type} {r.src!r}->{r.dst!r}")}
+            for r in rows
+        ]
+        if not payload:
+            return RelWriteResult(0, [])
+        written = self._write(q.upsert_relationships(rel_type), rows=payload)[0]["written"]
+        missing: list[RelRow] = []
+        if written < len(payload):
+            gaps = {(m["src"], m["dst"]) for m in self._read(q.missing_endpoints(rel_type), rows=payload)}
+            missing = [r for r in rows if (r.src, r.dst) in gaps]
+        return RelWriteResult(written, missing)
+
+    # --- reads ----------------------------------------------------------------------------
+    def count_nodes(self) -> dict[str, int]:
+        return {label: self._read(q.count_label(label))[0]["count"] for label in LABELS}
+
+    def count_relationships(self) -> dict[str, int]:
+        return {name: self._read(q.count_rel_type(name))[0]["count"] for name in REL_TYPES}
+
+    def iter_nodes(self, label: str, page_size: int = 5000) -> Iterator[list[NodeRow]]:
+        for page in self._stream(q.stream_nodes(label), page_size):
+            yield [NodeRow(r["id"], _without_id(r["props"])) for r in page]
+
+    def iter_relationships(self, rel_type: str, page_size: int = 5000) -> Iterator[list[RelRow]]:
+        for page in self._stream(q.stream_relationships(rel_type), page_size):
+            yield [RelRow(r["src"], r["dst"], r["props"]) for r in page]
+
+    def get_nodes(self, label: str, ids: Sequence[str]) -> dict[str, NodeRow]:
+        rows = self._read(q.get_nodes(label), ids=list(ids))
+        return {r["id"]: NodeRow(r["id"], _without_id(r["props"])) for r in rows}
+
+    # --- embeddings -----------------------------------------------------------------------
+    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str) -> int:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(ids) != len(vectors):
+            raise GraphStoreError(f"{len(ids)} ids but {len(vectors)} vectors")
+        rows = [{"id": i, "embedding": v.tolist()} for i, v in zip(ids, vectors)]
+        if not rows:
+            return 0
+        return self._write(q.write_embeddings(label), rows=rows, run=run)[0]["written"]
+
+    def clear_embeddings(self, label: str, keep_run: str | None = None) -> int:
+        return self._write(q.clear_embeddings(label), keep_run=keep_run)[0]["cleared"]
+
+    def ensure_vector_index(self, label: str, dimensions: int, timeout: float = 120.0) -> None:
+        name = vector_index_name(label)
+        existing = self._read(q.SHOW_VECTOR_INDEX, name=name)
+        if existing and existing[0]["dimensions"] != dimensions:
+            self._write(q.drop_vector_index(label))
+        self._write(q.create_vector_index(label, dimensions))
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._read(q.SHOW_VECTOR_INDEX, name=name)
+            if state and state[0]["state"] == "ONLINE":
+                return
+            if state and state[0]["state"] == "FAILED":
+                raise GraphStoreError(f"vector index {name} failed to build")
+            if time.monotonic() > deadline:
+                raise GraphStoreError(f"vector index {name} not online after {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
+        check_label(label)
+        unit = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0].tolist()
+        index = self._read(q.SHOW_VECTOR_INDEX, name=vector_index_name(label))
+        if index and index[0]["state"] == "ONLINE":
+            rows = self._read(q.QUERY_VECTOR_INDEX, index=vector_index_name(label), k=int(k), vector=unit)
+        else:  # no index yet: exact scan
+            rows = self._read(q.exact_nearest(label), k=int(k), vector=unit)
+        # Neo4j reports cosine similarity as (1 + cos) / 2; the contract speaks plain cosine.
+        return [Neighbour(r["id"], r["name"], 2.0 * float(r["score"]) - 1.0) for r in rows]
+
+    # --- Cypher ---------------------------------------------------------------------------
+    def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
+        params = dict(params or {})
+        return self._write(query, **params) if write else self._read(query, **params)
+
+    def server_info(self) -> dict[str, str]:
+        component = self._read(q.SERVER_COMPONENTS)[0]
+        return {"name": component["name"], "version": component["versions"][0], "edition": component["edition"]}
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+def _without_id(props: dict) -> dict:
+    return {k: v for k, v in props.items() if k != "id"}

@@ -1,0 +1,117 @@
+"""Every Cypher statement the toolkit sends, in one place. Values always travel as parameters;
+labels and relationship types (which Cypher cannot parameterise) are checked against the graph
+model by `kgtoolkit.schema` before they are formatted in."""
+
+from __future__ import annotations
+
+from kgtoolkit.schema import check_label, check_rel_type, vector_index_name
+
+
+def upsert_nodes(label: str) -> str:
+    return (
+        f"UNWIND $rows AS row MERGE (n:{check_label(label)} {{id: row.id}}) "
+        "SET n += row.props RETURN count(n) AS written"
+    )
+
+
+def upsert_relationships(rel_type: str) -> str:
+    rel = check_rel_type(rel_type)
+    return (
+        f"UNWIND $rows AS row "
+        f"MATCH (a:{rel.source} {{id: row.src}}) MATCH (b:{rel.target} {{id: row.dst}}) "
+        f"MERGE (a)-[r:{rel.name}]->(b) SET r += row.props RETURN count(r) AS written"
+    )
+
+
+def missing_endpoints(rel_type: str) -> str:
+    rel = check_rel_type(rel_type)
+    return (
+        f"UNWIND $rows AS row "
+        f"OPTIONAL MATCH (a:{rel.source} {{id: row.src}}) OPTIONAL MATCH (b:{rel.target} {{id: row.dst}}) "
+        "WITH row, a, b WHERE a IS NULL OR b IS NULL RETURN row.src AS src, row.dst AS dst"
+    )
+
+
+def count_label(label: str) -> str:
+    return f"MATCH (n:{check_label(label)}) RETURN count(n) AS count"
+
+
+def count_rel_type(rel_type: str) -> str:
+    # endpoints are fixed by the model, so the count store answers this without a scan
+    return f"MATCH ()-[r:{check_rel_type(rel_type).name}]->() RETURN count(r) AS count"
+
+
+def stream_nodes(label: str) -> str:
+    return (
+        f"MATCH (n:{check_label(label)}) "
+        "RETURN n.id AS id, properties(n) AS props ORDER BY n.id"
+    )
+
+
+def get_nodes(label: str) -> str:
+    return (
+        f"UNWIND $ids AS id MATCH (n:{check_label(label)} {{id: id}}) "
+        "RETURN n.id AS id, properties(n) AS props"
+    )
+
+
+def stream_relationships(rel_type: str) -> str:
+    rel = check_rel_type(rel_type)
+    return (
+        f"MATCH (a:{rel.source})-[r:{rel.name}]->(b:{rel.target}) "
+        "RETURN a.id AS src, b.id AS dst, properties(r) AS props"
+    )
+
+
+def write_embeddings(label: str) -> str:
+    return (
+        f"UNWIND $rows AS row MATCH (n:{check_label(label)} {{id: row.id}}) "
+        "CALL db.create.setNodeVectorProperty(n, 'embedding', row.embedding) "
+        "SET n.embeddingRun = $run RETURN count(n) AS written"
+    )
+
+
+def clear_embeddings(label: str) -> str:
+    return (
+        f"MATCH (n:{check_label(label)}) WHERE n.embedding IS NOT NULL "
+        "AND ($keep_run IS NULL OR n.embeddingRun IS NULL OR n.embeddingRun <> $keep_run) "
+        "REMOVE n.embedding, n.embeddingRun RETURN count(n) AS cleared"
+    )
+
+
+def create_vector_index(label: str, dimensions: int) -> str:
+    dims = int(dimensions)  # an int we computed, never user text
+    return (
+        f"CREATE VECTOR INDEX {vector_index_name(label)} IF NOT EXISTS "
+        f"FOR (n:{check_label(label)}) ON n.embedding OPTIONS {{indexConfig: "
+        f"{{`vector.dimensions`: {dims}, `vector.similarity_function`: 'cosine', "
+        # quantization (on by default in 5.26) would perturb scores by ~1e-3; keep them exact
+        "`vector.quantization.enabled`: false}}"
+    )
+
+
+def drop_vector_index(label: str) -> str:
+    return f"DROP INDEX {vector_index_name(label)} IF EXISTS"
+
+
+SHOW_VECTOR_INDEX = (
+    "SHOW VECTOR INDEXES YIELD name, state, options WHERE name = $name "
+    "RETURN state, options.indexConfig.`vector.dimensions` AS dimensions"
+)
+
+QUERY_VECTOR_INDEX = (
+    "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
+    "RETURN node.id AS id, node.name AS name, score"
+)
+
+
+def exact_nearest(label: str) -> str:
+    """Exact cosine neighbours, for stores where the approximate index is not wanted."""
+    return (
+        f"MATCH (n:{check_label(label)}) WHERE n.embedding IS NOT NULL "
+        "WITH n, vector.similarity.cosine(n.embedding, $vector) AS sim "
+        "RETURN n.id AS id, n.name AS name, sim AS score ORDER BY score DESC, id LIMIT $k"
+    )
+
+
+SERVER_COMPONENTS = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"

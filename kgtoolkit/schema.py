@@ -1,0 +1,82 @@
+"""The graph model in code: labels, relationship types and their endpoints, and the Cypher
+statements of graph_schema/. Every label or type that reaches a Cypher string passes through
+`check_label` / `check_rel_type`, so a hostile name can never become Cypher."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kgtoolkit.errors import SchemaError
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "graph_schema"
+
+LABELS: tuple[str, ...] = ("Video", "Action", "BodyPart", "Object", "BodyMovement")
+EMBEDDED_LABELS: tuple[str, ...] = ("Video", "Action", "BodyMovement")
+
+
+@dataclass(frozen=True)
+class RelType:
+    name: str
+    source: str
+    target: str
+    short: str | None = None  # the KG-CLIP relation name, for the three learned relations
+
+
+REL_TYPES: dict[str, RelType] = {
+    r.name: r
+    for r in (
+        RelType("SHOWS", "Video", "Action", "v-a"),
+        RelType("EXHIBITS", "Video", "BodyMovement", "v-b"),
+        RelType("INVOLVES", "Action", "BodyMovement", "a-b"),
+        RelType("OF_PART", "BodyMovement", "BodyPart"),
+        RelType("USES", "BodyMovement", "Object"),
+    )
+}
+# The relations the Triplet Encoder learns, in the authors' order (ids 0, 1, 2; inverses 3, 4, 5).
+LEARNED_RELATIONS: tuple[str, ...] = ("EXHIBITS", "INVOLVES", "SHOWS")
+
+_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def check_label(label: str) -> str:
+    if label not in LABELS:
+        raise SchemaError(f"unknown node label {label!r}: the graph model has {', '.join(LABELS)}")
+    return label
+
+
+def check_rel_type(rel_type: str) -> RelType:
+    try:
+        return REL_TYPES[rel_type]
+    except KeyError:
+        raise SchemaError(
+            f"unknown relationship type {rel_type!r}: the graph model has {', '.join(REL_TYPES)}"
+        ) from None
+
+
+def check_property_key(key: str) -> str:
+    if not isinstance(key, str) or not _PROPERTY_KEY.match(key):
+        raise SchemaError(f"property key {key!r} is not a plain identifier")
+    return key
+
+
+def vector_index_name(label: str) -> str:
+    """`Action` -> `action_embedding`, `BodyMovement` -> `body_movement_embedding`."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", check_label(label)).lower()
+    return f"{snake}_embedding"
+
+
+def schema_statements(schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """The statements of constraints.cypher then indexes.cypher, comments stripped."""
+    statements: list[str] = []
+    for name in ("constraints.cypher", "indexes.cypher"):
+        path = schema_dir / name
+        if not path.is_file():
+            raise SchemaError(f"{path}: schema file missing (is the repository checkout complete?)")
+        text = "\n".join(
+            line for line in path.read_text(encoding="utf-8").splitlines()
+            if not line.strip().startswith("//")
+        )
+        statements += [s.strip() for s in text.split(";") if s.strip()]
+    return statements

@@ -1,0 +1,85 @@
+"""Shared fixtures. The Neo4j tests talk to a real Neo4j 5.26 over Bolt: the one NEO4J_URI names
+(with NEO4J_PASSWORD), or else one this session starts from Maven Central artifacts on Java 17
+(`kgtoolkit.server.local.LocalNeo4j`) on a free port, and stops at the end. A Neo4j that cannot
+be had is a test failure, never a skip."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
+from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RELEASE_DIR = SHARED / "data" / "kg_clip_release"
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        if not os.environ.get("NEO4J_PASSWORD"):
+            pytest.fail("NEO4J_URI is set but NEO4J_PASSWORD is not: export the server's password")
+        yield uri
+        return
+    from kgtoolkit.server.local import LocalNeo4j, free_port
+
+    password = secrets.token_urlsafe(16)
+    previous = os.environ.get("NEO4J_PASSWORD")
+    os.environ["NEO4J_PASSWORD"] = password
+    server = LocalNeo4j(tmp_path_factory.mktemp("neo4j-home"), port=free_port())
+    try:
+        info = server.up()
+    except Exception as error:  # noqa: BLE001 - reported as a failure with its cause
+        pytest.fail(f"could not start the local Neo4j for the tests: {error}")
+    print(f"\n[tests] Neo4j {info.version} started at {info.bolt_uri} (pid {info.pid})")
+    os.environ["NEO4J_URI"] = info.bolt_uri
+    try:
+        yield info.bolt_uri
+    finally:
+        server.down()
+        os.environ.pop("NEO4J_URI", None)
+        if previous is None:
+            os.environ.pop("NEO4J_PASSWORD", None)
+        else:
+            os.environ["NEO4J_PASSWORD"] = previous
+
+
+def wipe_neo4j(store: Neo4jGraphStore) -> None:
+    """Start from an empty graph: no nodes and no vector indexes (constraints stay)."""
+    store.cypher("MATCH (n) DETACH DELETE n", write=True)
+    for row in store.cypher("SHOW VECTOR INDEXES YIELD name RETURN name"):
+        store.cypher(f"DROP INDEX {row['name']} IF EXISTS", write=True)
+
+
+@pytest.fixture
+def neo4j_store(neo4j_uri: str) -> Iterator[Neo4jGraphStore]:
+    store = Neo4jGraphStore(neo4j_uri)
+    wipe_neo4j(store)
+    store.apply_schema()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def embedded_store(tmp_path: Path) -> Iterator[EmbeddedGraphStore]:
+    store = EmbeddedGraphStore(tmp_path / "graph")
+    store.apply_schema()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=["embedded", "neo4j"])
+def store(request: pytest.FixtureRequest):
+    """The contract suite's store: each test runs once per implementation."""
+    return request.getfixturevalue(f"{request.param}_store")

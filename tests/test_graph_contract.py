@@ -1,0 +1,128 @@
+"""One contract, two stores: every test here runs against the embedded store and a real Neo4j."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kgtoolkit.errors import CypherNotSupportedError, GraphStoreError, SchemaError
+from kgtoolkit.graph import NodeRow, RelRow
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
+from kgtoolkit.schema import LABELS, REL_TYPES
+
+
+def seed_small_graph(store) -> None:
+    store.upsert_nodes("Action", [NodeRow("action:push_up", {"name": "push up", "classIndex": 0}),
+                                  NodeRow("action:salsa", {"name": "salsa dancing", "classIndex": 1})])
+    store.upsert_nodes("Video", [NodeRow(f"video:v{i}", {"name": f"v{i}", "split": "train" if i < 3 else "test",
+                                                         "numFrames": 10 + i}) for i in range(5)])
+    store.upsert_nodes("BodyMovement", [NodeRow("bm:left_arm/bend", {"name": "left arm bend", "part": "left_arm",
+                                                                     "state": "bend", "object": None})])
+
+
+def test_schema_apply_is_idempotent(store):
+    again = store.apply_schema()  # the fixture applied it once already
+    assert again.created == 0
+    assert again.statements > 0
+
+
+def test_counts_cover_every_label_and_type(store):
+    seed_small_graph(store)
+    nodes = store.count_nodes()
+    assert set(nodes) == set(LABELS)
+    assert nodes["Video"] == 5 and nodes["Action"] == 2 and nodes["BodyMovement"] == 1 and nodes["Object"] == 0
+    assert set(store.count_relationships()) == set(REL_TYPES)
+
+
+def test_upsert_nodes_is_idempotent_and_merges_properties(store):
+    seed_small_graph(store)
+    seed_small_graph(store)
+    assert store.count_nodes()["Video"] == 5
+    store.upsert_nodes("Video", [NodeRow("video:v1", {"fps": 25.0, "split": None})])
+    v1 = store.get_nodes("Video", ["video:v1", "video:missing"])
+    assert list(v1) == ["video:v1"]
+    assert v1["video:v1"].props == {"name": "v1", "numFrames": 11, "fps": 25.0}
+
+
+def test_relationships_merge_and_report_missing_endpoints(store):
+    seed_small_graph(store)
+    rows = [RelRow(f"video:v{i}", "action:push_up", {"split": "train"}) for i in range(3)]
+    rows.append(RelRow("video:nope", "action:push_up", {}))
+    rows.append(RelRow("video:v4", "action:nope", {}))
+    result = store.upsert_relationships("SHOWS", rows)
+    assert result.written == 3
+    assert [(r.src, r.dst) for r in result.missing] == [("video:nope", "action:push_up"), ("video:v4", "action:nope")]
+    store.upsert_relationships("SHOWS", rows[:3])
+    assert store.count_relationships()["SHOWS"] == 3
+    store.upsert_relationships("SHOWS", [RelRow("video:v0", "action:push_up", {"split": None, "weight": 2})])
+    shows = {(r.src, r.dst): r.props for page in store.iter_relationships("SHOWS") for r in page}
+    assert shows[("video:v0", "action:push_up")] == {"weight": 2}
+    assert shows[("video:v1", "action:push_up")] == {"split": "train"}
+
+
+def test_iteration_is_paged_and_complete(store):
+    store.upsert_nodes("Video", [NodeRow(f"video:{i:04d}", {"name": str(i)}) for i in range(1234)])
+    store.upsert_nodes("Action", [NodeRow("action:a", {"name": "a"})])
+    store.upsert_relationships("SHOWS", [RelRow(f"video:{i:04d}", "action:a", {"i": i}) for i in range(1234)])
+    pages = list(store.iter_nodes("Video", page_size=100))
+    assert [len(p) for p in pages] == [100] * 12 + [34]
+    ids = [n.id for p in pages for n in p]
+    assert ids == sorted(ids) and len(set(ids)) == 1234
+    rel_pages = list(store.iter_relationships("SHOWS", page_size=500))
+    assert max(len(p) for p in rel_pages) <= 500
+    assert sorted(r.props["i"] for p in rel_pages for r in p) == list(range(1234))
+
+
+def test_embeddings_and_exact_nearest(store):
+    seed_small_graph(store)
+    rng = np.random.default_rng(0)
+    ids = [f"video:v{i}" for i in range(5)]
+    vectors = rng.normal(size=(5, 16)).astype(np.float32)
+    assert store.write_embeddings("Video", ids, vectors, run="run-a") == 5
+    store.ensure_vector_index("Video", 16)
+    found = store.nearest("Video", vectors[2], k=3)
+    assert found[0].id == "video:v2" and found[0].name == "v2"
+    assert found[0].score == pytest.approx(1.0, abs=1e-4)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = np.argsort(-(unit @ unit[2]))[:3]
+    assert [n.id for n in found] == [ids[i] for i in expected]
+    assert [n.score for n in found] == pytest.approx(list((unit @ unit[2])[expected]), abs=1e-4)
+
+
+def test_embeddings_replace_and_clear_by_run(store):
+    seed_small_graph(store)
+    ids = [f"video:v{i}" for i in range(5)]
+    store.write_embeddings("Video", ids, np.eye(5, 8, dtype=np.float32), run="old")
+    store.write_embeddings("Video", ids[:2], np.eye(2, 8, dtype=np.float32), run="new")
+    assert store.clear_embeddings("Video", keep_run="new") == 3
+    store.ensure_vector_index("Video", 8)
+    assert {n.id for n in store.nearest("Video", np.ones(8), k=10)} == set(ids[:2])
+
+
+def test_hostile_names_never_reach_cypher(store):
+    with pytest.raises(SchemaError):
+        store.upsert_nodes("Video) DETACH DELETE (n", [NodeRow("x", {})])
+    with pytest.raises(SchemaError):
+        store.upsert_relationships("SHOWS]->() DETACH DELETE a //", [RelRow("a", "b", {})])
+    with pytest.raises(SchemaError):
+        store.upsert_nodes("Video", [NodeRow("video:x", {"name} DETACH DELETE n //": 1})])
+    with pytest.raises(SchemaError):
+        store.upsert_nodes("Video", [NodeRow("video:x", {"nested": {"a": 1}})])
+    # a hostile *value* is just data
+    store.upsert_nodes("Video", [NodeRow("video:'}) DETACH DELETE n //", {"name": "x'}) MATCH (m) DELETE m"})])
+    assert store.count_nodes()["Video"] == 1
+
+
+def test_cypher_is_neo4j_only_and_read_only_by_default(store):
+    seed_small_graph(store)
+    if isinstance(store, EmbeddedGraphStore):
+        with pytest.raises(CypherNotSupportedError, match="Cypher needs Neo4j"):
+            store.cypher("MATCH (n) RETURN n")
+        return
+    rows = store.cypher("MATCH (v:Video {split: $split}) RETURN v.id AS id ORDER BY id", {"split": "test"})
+    assert rows == [{"id": "video:v3"}, {"id": "video:v4"}]
+    with pytest.raises(GraphStoreError, match="(?i)read"):
+        store.cypher("CREATE (:Video {id: 'video:new'})")
+    assert store.count_nodes()["Video"] == 5
+    store.cypher("CREATE (:Video {id: 'video:new'})", write=True)
+    assert store.count_nodes()["Video"] == 6
