@@ -144,6 +144,114 @@ def stats(graph: GraphOption = None,
     console.print(table)
 
 
+# --- data -------------------------------------------------------------------------------------
+@app.command("ingest")
+def ingest_command(
+    path: Annotated[Path, typer.Argument(help="A Kinetics-TPS root or a KG-CLIP release folder.", show_default=False)],
+    graph: GraphOption = None,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Also write the summary as JSON (keys: nodes, relationships, rejected, defects, ...).",
+        show_default=False)] = None,
+    workers: Annotated[int, typer.Option(help="Parser processes.")] = max(1, min(8, os.cpu_count() or 1)),
+    val_fraction: Annotated[float, typer.Option(help="Share of each class's training videos carved out as validation.")] = 0.1,
+    min_support: Annotated[float, typer.Option(
+        help="INVOLVES (action -> movement) needs the movement in at least this share of the action's "
+        "training videos.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the validation split.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Rows per write transaction.")] = 5000,
+) -> None:
+    """Write a dataset into the graph (idempotent: a second ingest changes nothing).
+
+    Exit status: 0 when everything was ingested, 3 when some items were rejected or flagged
+    (each is listed, and in --report), 2 for unusable input, 1 for other errors.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.ingest import IngestOptions, ingest
+
+    options = IngestOptions(val_fraction=val_fraction, seed=seed, min_support=min_support, workers=workers,
+                            batch_size=batch_size)
+    with open_graph(graph) as store, Progress(
+        TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    ) as bar:
+        task = bar.add_task("videos", total=None)
+        result = ingest(path, store, options, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _print_ingest(result)
+    if report:
+        result.write(report)
+        console.print(f"report written to {report}")
+    if result.rejected:
+        raise typer.Exit(3)
+
+
+def _print_ingest(result) -> None:
+    table = Table(title=f"{result.kind} {result.source} -> {result.graph}")
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("in graph", justify="right")
+    table.add_column("written now", justify="right")
+    for label, n in result.nodes.items():
+        table.add_row("node", label, f"{n:,}", f"{result.written.get(label, 0):,}")
+    for rel, n in result.relationships.items():
+        table.add_row("relationship", rel, f"{n:,}", f"{result.written.get(rel, 0):,}")
+    console.print(table)
+    console.print(
+        f"{result.videos:,} videos ({', '.join(f'{k} {v:,}' for k, v in sorted(result.splits.items()))}), "
+        f"{result.frame_files:,} frame files in {result.seconds:.1f} s "
+        f"({result.frame_files_per_second:,.0f} frame files/s)"
+    )
+    for defect in result.defects:
+        console.print(f"[yellow]source defect:[/] {defect}", highlight=False)
+    errors = [p for p in result.rejected if p.severity == "error"]
+    warnings = [p for p in result.rejected if p.severity != "error"]
+    for label, items in (("rejected", errors), ("warning", warnings)):
+        for problem in items[:25]:
+            console.print(f"[red]{label}:[/] {problem.path}: {problem.reason}", highlight=False)
+        if len(items) > 25:
+            console.print(f"... and {len(items) - 25} more {label} items (all of them are in --report)")
+    if not result.rejected:
+        console.print("[green]nothing rejected[/]")
+
+
+@app.command("synth")
+def synth_command(
+    out_dir: Annotated[Path, typer.Argument(help="New folder for the dataset (must not exist or be empty).",
+                                            show_default=False)],
+    classes: Annotated[int, typer.Option(help="Number of actions.")] = 6,
+    train_per_class: Annotated[int, typer.Option(help="Training videos per action.")] = 4,
+    test_per_class: Annotated[int, typer.Option(help="Test videos per action (no annotations, as in Kinetics-TPS).")] = 1,
+    frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,
+    size: Annotated[int, typer.Option(help="Frame width and height in pixels.")] = 112,
+    fps: Annotated[int, typer.Option(help="Frames per second of the mp4 files.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same dataset.")] = 0,
+    composition: Annotated[Optional[Path], typer.Option(
+        help="A KG-CLIP release folder: actions and their body movements follow its graph "
+        "(kg_idx.json + a-b.pkl).", show_default=False)] = None,
+    share_videos: Annotated[bool, typer.Option(
+        help="Render one mp4 per class and split and link it for the others (for annotation-scale benchmarks).")] = False,
+) -> None:
+    """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from kgtoolkit.synth import generate
+
+    with Progress(TextColumn("[bold]synth[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("videos", total=None)
+        summary = generate(
+            out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
+            frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"{out_dir}: {len(summary.classes)} actions, {summary.train_videos} training and {summary.test_videos} "
+        f"test videos, {summary.frame_jsons:,} frame JSONs in {summary.seconds:.1f} s "
+        f"({summary.videos_per_second:.1f} videos/s)"
+    )
+
+
 def main() -> None:
     try:
         # without standalone mode, click returns the code of a typer.Exit instead of raising it

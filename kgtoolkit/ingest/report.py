@@ -1,0 +1,50 @@
+"""What an ingest did: counts, time, throughput, and every item it refused or doubted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # the file (or folder) the problem is in, relative to the dataset root where possible
+    reason: str  # what is wrong, in words
+    severity: str = "error"  # "error": the item was not ingested; "warning": ingested, with this caveat
+
+
+@dataclass
+class IngestReport:
+    source: str
+    kind: str  # "ktps" or "kgclip-release"
+    graph: str
+    nodes: dict[str, int] = field(default_factory=dict)  # label -> count in the graph after the ingest
+    relationships: dict[str, int] = field(default_factory=dict)  # type -> count in the graph after
+    written: dict[str, int] = field(default_factory=dict)  # label/type -> rows upserted by this run
+    rejected: list[Problem] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)  # known problems of the source, and how they were handled
+    splits: dict[str, int] = field(default_factory=dict)  # split -> videos
+    frame_files: int = 0
+    videos: int = 0
+    seconds: float = 0.0
+
+    @property
+    def frame_files_per_second(self) -> float:
+        return self.frame_files / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.rejected if p.severity == "error"]
+
+    def reject(self, path: str | Path, reason: str, severity: str = "error") -> None:
+        self.rejected.append(Problem(str(path), reason, severity))
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["frame_files_per_second"] = round(self.frame_files_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
