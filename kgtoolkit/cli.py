@@ -252,6 +252,67 @@ def synth_command(
     )
 
 
+# --- training -----------------------------------------------------------------------------------
+@app.command("train")
+def train_command(
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="YAML config (pipelines/tiny.yaml is the CPU-sized one). Default: built-in defaults.",
+        show_default=False)] = None,
+    graph: GraphOption = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Run directory (default: a new folder under runs/).", show_default=False)] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Override a config key, e.g. --set optim.epochs=5 --set model.use_graph=false.",
+        show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", help="Continue the run in this directory from its last checkpoint.", show_default=False)] = None,
+) -> None:
+    """Train KG-CLIP on the graph's training videos, select on validation, test once, write embeddings back."""
+    import time as _time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.embed import write_run_embeddings
+    from kgtoolkit.train.loop import train
+    from kgtoolkit.train.run import RUNS_DIR
+
+    if resume is not None:
+        cfg = load_config(resume / "config.yaml", set_)
+        run_dir = resume
+    else:
+        cfg = load_config(config, set_)
+        run_dir = out or RUNS_DIR / _time.strftime("%Y%m%d-%H%M%S")
+    with open_graph(graph) as store, Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}  {task.fields[rate]:.1f} clips/s"), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as bar:
+        task = bar.add_task("train", total=None, epoch=0, loss=0.0, rate=0.0)
+
+        def on_step(info: dict) -> None:
+            bar.update(task, completed=info["step"] + 1, total=info["steps"], epoch=info["epoch"],
+                       loss=info["loss"], rate=info["clips_per_s"])
+
+        def on_epoch(record: dict) -> None:
+            bar.console.print(
+                f"epoch {record['epoch']}: loss {record['train_loss']:.3f}, val top-1 {record['val_top1']:.1%} "
+                f"(S_mm {record['val_s_mm_top1']:.1%}), {record['clips_per_s']:.1f} clips/s"
+            )
+
+        result = train(cfg, store, run_dir, resume=resume is not None, on_step=on_step, on_epoch=on_epoch)
+        test = result.test
+        console.print(
+            f"run {result.run_dir}: best epoch {result.best_epoch} (val top-1 {result.best_val_top1:.1%}); "
+            f"test top-1 {test['top1']:.1%}, top-5 {test['top5']:.1%} over {test['videos']} videos "
+            f"(chance {test['chance_top1']:.1%})"
+        )
+        if cfg.write_embeddings:
+            written = write_run_embeddings(result.run_dir, store)
+            console.print(f"embeddings written to {store.uri}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
 def main() -> None:
     try:
         # without standalone mode, click returns the code of a typer.Exit instead of raising it

@@ -1,0 +1,1 @@
+"""Training KG-CLIP from the graph: configuration, sampler, clip loader, loop, embeddings."""

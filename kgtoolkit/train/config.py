@@ -1,0 +1,110 @@
+"""The training configuration: a pydantic model (unknown keys refused), loaded from YAML with
+`--set key.sub=value` overrides, saved resolved in the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kgtoolkit.errors import ConfigurationError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    name: str = "kg-tiny"  # an open_clip model (ViT-B-16, ...) or a package config (kg-tiny)
+    pretrained: str | None = None  # an open_clip pretrained tag, or a local checkpoint path
+    use_graph: bool = True  # False: CLIP alone (no triplet branch), for ablations
+    temporal: Literal["mean", "transformer"] = "mean"
+    triplet_layers: int = Field(3, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
+
+    @field_validator("prompt_templates")
+    @classmethod
+    def _has_slot(cls, value: list[str]) -> list[str]:
+        if not value or any("{}" not in t for t in value):
+            raise ValueError("every prompt template needs a {} for the name")
+        return value
+
+
+class DataConfig(_Strict):
+    frames: int = Field(8, ge=1)
+    train_fraction: float = Field(1.0, gt=0, le=1)  # limited-data protocols: share of each class's training videos
+    protocol: Literal["82", "64", "46", "28"] | None = None  # a KG-CLIP release split instead of `split`
+    augment: bool = False  # random resized crop + colour jitter (no flip: left and right are body parts)
+    workers: int = Field(2, ge=0)
+    page_size: int = Field(5000, ge=1)
+
+
+class OptimConfig(_Strict):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=2)
+    ab_batch_size: int = Field(32, ge=0)
+    lr_backbone: float = Field(1e-5, gt=0)
+    lr_graph: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.2, ge=0)
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-8
+    warmup_epochs: float = Field(1.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    lam: float = Field(0.1, ge=0)  # weight of the multi-modal contrastive loss (the authors' lambda)
+    pair_weight: float = Field(1.0, ge=0)  # per-pair triple classification (see kgtoolkit/model/kgclip.py)
+
+
+class TrainConfig(_Strict):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    seed: int = 1024
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    eval_batch_size: int = Field(32, ge=1)
+    write_embeddings: bool = True
+
+
+def _parse_value(text: str) -> Any:
+    value = yaml.safe_load(text)
+    return text if value is None and text not in ("null", "~", "") else value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--set {item!r}: expected key=value, e.g. optim.epochs=5")
+        node = data
+        path = key.strip().split(".")
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigurationError(f"--set {item!r}: {part} is not a section")
+        node[path[-1]] = _parse_value(raw)
+    return data
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    data: dict = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigurationError(f"{path}: cannot read the config: {error}") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{path}: a config is a mapping of sections (model, data, optim, ...)")
+    data = apply_overrides(data, overrides or [])
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigurationError(f"{path or 'config'}: {problems}") from None
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

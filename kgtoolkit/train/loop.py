@@ -1,0 +1,303 @@
+"""`train(config, store, run_dir)`: the KG-CLIP training loop.
+
+Seeded and resumable: an epoch's data order, frame offsets, sampled movements and dropout are
+pure functions of (seed, epoch), so `resume` from the last epoch checkpoint ends exactly where an
+uninterrupted run would (on the same device and thread count). Model selection is on the
+validation split; the test split is evaluated once, with the best checkpoint, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.graph import GraphStore
+from kgtoolkit.ingest.splits import stable_key
+from kgtoolkit.model.kgclip import KGClip, StepBatch
+from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
+from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, EpochBatches, collate
+from kgtoolkit.train.config import TrainConfig, save_config
+from kgtoolkit.train.run import build_model, tokenize
+from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
+from kgtoolkit.train.sampler import GraphTriplets, TripletSampler, VideoItem
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    run_id: str
+    best_epoch: int
+    best_val_top1: float
+    test: dict
+
+
+StepCallback = Callable[[dict], None]
+
+
+def _specs(videos: list[VideoItem]) -> list[ClipSpec]:
+    return [ClipSpec(v.path or "", v.frames, v.width, v.height) for v in videos]
+
+
+def _check_videos(data: GraphTriplets) -> None:
+    train = data.split("train")
+    if not train:
+        raise ConfigurationError("the graph has no training videos (split 'train'): ingest a dataset first")
+    missing = [v.id for v in data.videos if v.split in ("train", "val", "test") and not (v.path and Path(v.path).is_file())]
+    if missing:
+        raise ConfigurationError(
+            f"{len(missing)} videos have no readable file (e.g. {missing[0]}): training needs the pixels of a "
+            "Kinetics-TPS ingest (a KG-CLIP release graph has none; see `pipelines/eval_linkpred.py`)"
+        )
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.optim.Optimizer:
+    backbone = [p for n, p in model.named_parameters() if n.startswith("clip.")]
+    graph = [p for n, p in model.named_parameters() if not n.startswith("clip.")]
+    o = config.optim
+    return torch.optim.AdamW(
+        [{"params": backbone, "lr": o.lr_backbone}, {"params": graph, "lr": o.lr_graph}],
+        betas=o.betas, eps=o.eps, weight_decay=o.weight_decay, fused=runtime.device.type == "cuda",
+    )
+
+
+def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets, config: TrainConfig,
+                epoch: int, step: int, rank: int) -> StepBatch:
+    videos = [data.videos[i] for i in indices.tolist()]
+    rng = random.Random(stable_key("step", config.seed, epoch, step, rank))
+    vb_rows = [k for k, v in enumerate(videos) if v.movements]
+    vb_tail = [rng.choice(videos[k].movements) for k in vb_rows]
+    ab = [rng.choice(data.involves) for _ in range(config.optim.ab_batch_size)] if data.involves else []
+    return StepBatch(
+        frames=frames,
+        va_tail=torch.tensor([v.action for v in videos]),
+        vb_rows=torch.tensor(vb_rows, dtype=torch.long),
+        vb_tail=torch.tensor(vb_tail, dtype=torch.long),
+        ab_head=torch.tensor([a for a, _ in ab], dtype=torch.long),
+        ab_tail=torch.tensor([m for _, m in ab], dtype=torch.long),
+    )
+
+
+def _to(batch: StepBatch, device: torch.device) -> StepBatch:
+    return StepBatch(*(t.to(device, non_blocking=True) for t in (
+        batch.frames, batch.va_tail, batch.vb_rows, batch.vb_tail, batch.ab_head, batch.ab_tail)))
+
+
+class _Forward(torch.nn.Module):
+    """The loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: KGClip):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: StepBatch, action_tokens: torch.Tensor, movement_tokens: torch.Tensor,
+                lam: float, pair_weight: float) -> dict[str, torch.Tensor]:
+        model = self.model
+        action_text = model.encode_text(action_tokens)
+        needed = torch.unique(torch.cat([batch.vb_tail, batch.ab_tail]))
+        movement_text = torch.zeros(movement_tokens.shape[0], model.embed_dim, device=action_text.device,
+                                    dtype=action_text.dtype)
+        if needed.numel():
+            movement_text = movement_text.index_copy(0, needed, model.encode_text(movement_tokens[needed]))
+        return model.training_loss(batch, action_text, movement_text, lam, pair_weight)
+
+
+@torch.no_grad()
+def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action_tokens: torch.Tensor,
+             decoder: ClipDecoder, runtime: Runtime, batch_size: int, workers: int) -> dict:
+    """Top-1/top-5 of S_output (and of S_mm and S_tri alone), per-class accuracy and the confusion matrix."""
+    model.eval()
+    if not videos:
+        return {"videos": 0, "top1": 0.0, "top5": 0.0}
+    classes = model.encode_text(action_tokens.to(runtime.device)).float()
+    loader = DataLoader(ClipDataset(_specs(videos), decoder, train=False), batch_size=batch_size,
+                        num_workers=workers, collate_fn=collate)
+    scores = {"s_output": [], "s_mm": [], "s_tri": []}
+    for frames, _ in loader:
+        with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
+            video = model.encode_video(frames.to(runtime.device))
+        result = model.class_scores(video.float(), classes)
+        for key in scores:
+            scores[key].append(getattr(result, key).cpu())
+    truth = torch.tensor([v.action for v in videos])
+    n_classes = len(data.actions)
+    out: dict = {"videos": len(videos)}
+    for key, parts in scores.items():
+        s = torch.cat(parts)
+        k = min(5, n_classes)
+        top = s.topk(k, dim=1).indices
+        prefix = "" if key == "s_output" else f"{key}_"
+        out[f"{prefix}top1"] = float((top[:, 0] == truth).float().mean())
+        out[f"{prefix}top5"] = float((top == truth[:, None]).any(dim=1).float().mean())
+        if key == "s_output":
+            predicted = top[:, 0]
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    for t, p in zip(truth.tolist(), predicted.tolist()):
+        confusion[t, p] += 1
+    out["per_class"] = {
+        data.action_names[c]: {"videos": int(confusion[c].sum()),
+                               "top1": float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else None}
+        for c in range(n_classes)
+    }
+    out["confusion"] = confusion.tolist()
+    model.train()
+    return out
+
+
+def train(
+    config: TrainConfig,
+    store: GraphStore,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    on_step: StepCallback | None = None,
+    on_epoch: StepCallback | None = None,
+    stop_after_epoch: int | None = None,
+) -> TrainResult:
+    runtime = setup_runtime(config.device)
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    state = load_checkpoint(ckpt_dir / "last.pt") if resume else None
+    if state is None and (ckpt_dir / "last.pt").exists():
+        raise ConfigurationError(f"{run_dir} already holds a run: pass --resume to continue it, or another --out")
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"] if resume else f"{run_dir.name}"
+
+    seed_everything(config.seed, "init")
+    data = TripletSampler(store, config.data.page_size).load(
+        train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
+    _check_videos(data)
+    model, backbone = build_model(config, load_pretrained=state is None)
+    model.to(runtime.device)
+    if runtime.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        data.save_id_maps(run_dir / "id_maps.json")
+        (run_dir / "run.json").write_text(json.dumps({
+            "run_id": run_id, "graph": store.uri, "status": "training", "data": data.stats,
+            "device": str(runtime.device), "world_size": runtime.world,
+        }, indent=1))
+
+    templates = config.model.prompt_templates
+    action_tokens = tokenize(backbone, data.action_names, templates).to(runtime.device)
+    movement_tokens = tokenize(backbone, data.movement_names, templates).to(runtime.device)
+    decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std, config.data.augment)
+    train_videos = data.split("train")
+    train_set = ClipDataset(_specs(data.videos), decoder, train=True, seed=config.seed)
+    val_videos = data.split("val")
+    eval_decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std)
+
+    optimizer = _optimizer(model, config, runtime)
+    steps_per_epoch = len(EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, 0))
+    total = steps_per_epoch * config.optim.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(total, round(config.optim.warmup_epochs * steps_per_epoch)))
+    forward = _Forward(model)
+    if runtime.distributed:
+        forward = torch.nn.parallel.DistributedDataParallel(forward, find_unused_parameters=True)
+
+    start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, history, best = state["epoch"] + 1, json.loads(state["history"]), json.loads(state["best"])
+
+    for epoch in range(start_epoch, config.optim.epochs):
+        seed_everything(config.seed, "epoch", epoch, runtime.rank)
+        model.train()
+        batches = EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, epoch,
+                               runtime.rank, runtime.world)
+        loader = DataLoader(train_set, batch_sampler=batches, num_workers=config.data.workers, collate_fn=collate,
+                            pin_memory=runtime.device.type == "cuda",
+                            persistent_workers=False, prefetch_factor=4 if config.data.workers else None)
+        sums: dict[str, float] = {}
+        clips, started, wait = 0, time.perf_counter(), 0.0
+        fetch = time.perf_counter()
+        for step, (frames, indices) in enumerate(loader):
+            wait += time.perf_counter() - fetch
+            batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank), runtime.device)
+            with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype,
+                                enabled=runtime.autocast_dtype is not None):
+                losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            clips += len(indices)
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            if on_step and runtime.is_main:
+                on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"]),
+                         "clips_per_s": clips * runtime.world / (time.perf_counter() - started)})
+            fetch = time.perf_counter()
+        seconds = time.perf_counter() - started
+        record = {"epoch": epoch, **{f"train_{k}": v / max(1, step + 1) for k, v in sums.items()},
+                  "lr_backbone": optimizer.param_groups[0]["lr"], "lr_graph": optimizer.param_groups[1]["lr"],
+                  "seconds": round(seconds, 2), "clips_per_s": round(clips * runtime.world / seconds, 2),
+                  "loader_wait_s": round(wait, 2)}
+        if runtime.is_main:
+            val = evaluate(model, data, val_videos, action_tokens, eval_decoder, runtime, config.eval_batch_size,
+                           config.data.workers)
+            record.update({"val_top1": val["top1"], "val_top5": val["top5"], "val_s_mm_top1": val.get("s_mm_top1"),
+                           "val_s_tri_top1": val.get("s_tri_top1")})
+            history.append(record)
+            improved = val["top1"] > best["val_top1"] or best["epoch"] < 0
+            if improved:
+                best = {"epoch": epoch, "val_top1": val["top1"]}
+            checkpoint = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "history": json.dumps(history),
+                          "best": json.dumps(best), "run_id": run_id}
+            save_checkpoint(checkpoint, ckpt_dir / "last.pt")
+            if improved:
+                save_checkpoint(checkpoint, ckpt_dir / "best.pt")
+            _write_metrics(run_dir, history)
+            if on_epoch:
+                on_epoch(record)
+        if runtime.distributed:
+            torch.distributed.barrier()
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+
+    test: dict = {}
+    if runtime.is_main and (stop_after_epoch is None or epoch + 1 >= config.optim.epochs):
+        model.load_state_dict(load_checkpoint(ckpt_dir / "best.pt")["model"])
+        test = evaluate(model, data, data.split("test"), action_tokens, eval_decoder, runtime,
+                        config.eval_batch_size, config.data.workers)
+        test.update({"best_epoch": best["epoch"], "best_val_top1": best["val_top1"], "run_id": run_id,
+                     "classes": len(data.actions), "chance_top1": 1 / max(1, len(data.actions))})
+        (run_dir / "test_metrics.json").write_text(json.dumps(test, indent=1))
+        from kgtoolkit.train.plots import write_plots
+
+        write_plots(run_dir, history, test, data.action_names)
+        info = json.loads((run_dir / "run.json").read_text())
+        info["status"] = "done"
+        (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    if runtime.distributed:
+        torch.distributed.barrier()
+    return TrainResult(run_dir, run_id, best["epoch"], best["val_top1"], test)
+
+
+def _write_metrics(run_dir: Path, history: list[dict]) -> None:
+    tmp = run_dir / ".metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
+    tmp.replace(run_dir / "metrics.jsonl")

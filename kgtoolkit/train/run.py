@@ -1,0 +1,103 @@
+"""A run directory and the trained model in it, loaded once for evaluation, embeddings and classify.
+
+Layout: config.yaml (resolved), id_maps.json, checkpoints/{last,best}.pt, metrics.jsonl,
+test_metrics.json, plots/*.png, run.json (identity and status).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.model.backbone import Backbone, load_backbone
+from kgtoolkit.model.kgclip import KGClip
+from kgtoolkit.train.checkpoint import load_checkpoint
+from kgtoolkit.train.clips import ClipDecoder, ClipDataset, ClipSpec, collate
+from kgtoolkit.train.config import TrainConfig, load_config
+
+RUNS_DIR = Path("runs")
+
+
+def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGClip, Backbone]:
+    """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights."""
+    backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None)
+    model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
+                   temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
+                   dropout=config.model.dropout)
+    return model, backbone
+
+
+def tokenize(backbone: Backbone, names: list[str], templates: list[str]) -> torch.Tensor:
+    """(N, P, L) tokens: every name in every prompt template."""
+    texts = [t.format(n) for n in names for t in templates]
+    return backbone.tokenizer(texts).view(len(names), len(templates), -1)
+
+
+def latest_run(runs_dir: Path = RUNS_DIR) -> Path:
+    done = [p.parent for p in runs_dir.glob("*/checkpoints/best.pt")]
+    if not done:
+        raise ConfigurationError(f"no trained run under {runs_dir}/: train one with `kgtoolkit train`, or pass --run")
+    return max(done, key=lambda p: (p / "checkpoints" / "best.pt").stat().st_mtime)
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    run_id: str
+    config: TrainConfig
+    id_maps: dict
+    model: KGClip
+    backbone: Backbone
+    device: torch.device
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def action_names(self) -> list[str]:
+        return self.id_maps["action_names"]
+
+    @torch.no_grad()
+    def text_embeddings(self, names: list[str]) -> torch.Tensor:
+        tokens = tokenize(self.backbone, names, self.config.model.prompt_templates).to(self.device)
+        out = [self.model.encode_text(tokens[i : i + 256]) for i in range(0, len(names), 256)]
+        return torch.cat(out).float() if out else torch.zeros(0, self.model.embed_dim, device=self.device)
+
+    def action_text(self) -> torch.Tensor:
+        if "actions" not in self._cache:
+            self._cache["actions"] = self.text_embeddings(self.action_names)
+        return self._cache["actions"]
+
+    def decoder(self) -> ClipDecoder:
+        return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std)
+
+    @torch.no_grad()
+    def encode_clips(self, specs: list[ClipSpec], batch_size: int | None = None, workers: int = 0,
+                     progress=None) -> torch.Tensor:
+        """(N, D) video embeddings, decoded as at evaluation (centre of each TSN segment)."""
+        dataset = ClipDataset(specs, self.decoder(), train=False)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size or self.config.eval_batch_size,
+                                             num_workers=workers, collate_fn=collate)
+        out = []
+        for frames, _ in loader:
+            out.append(self.model.encode_video(frames.to(self.device)).float())
+            if progress:
+                progress(len(frames))
+        return torch.cat(out) if out else torch.zeros(0, self.model.embed_dim, device=self.device)
+
+
+def load_run(run_dir: Path, device: torch.device | str = "cpu", checkpoint: str = "best") -> LoadedRun:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigurationError(f"{run_dir}: not a kgtoolkit run directory (no config.yaml)")
+    config = load_config(run_dir / "config.yaml")
+    id_maps = json.loads((run_dir / "id_maps.json").read_text(encoding="utf-8"))
+    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
+    model, backbone = build_model(config, load_pretrained=False)
+    model.load_state_dict(state["model"])
+    device = torch.device(device)
+    model.to(device).eval()
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    return LoadedRun(run_dir, info.get("run_id", run_dir.name), config, id_maps, model, backbone, device)

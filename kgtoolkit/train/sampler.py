@@ -1,0 +1,149 @@
+"""`TripletSampler`: the graph's triplets, streamed from either store in pages, mapped to ints once.
+
+It reads Video, Action and BodyMovement nodes and SHOWS (v-a), EXHIBITS (v-b) and INVOLVES (a-b)
+relationships page by page, builds the id maps, and keeps only what training may see: EXHIBITS
+edges of training videos (never of validation or test videos), and INVOLVES edges that at least
+one selected training video of the action supports (so a limited-data run does not learn from
+the videos it left out, and a KG-CLIP release edge derived from test videos is not used).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.graph import GraphStore
+from kgtoolkit.ingest.splits import stable_key
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    index: int
+    id: str
+    path: str | None
+    frames: int
+    width: int
+    height: int
+    split: str
+    action: int  # index into actions
+    movements: tuple[int, ...]  # EXHIBITS tails (training videos only; empty otherwise)
+
+
+@dataclass
+class GraphTriplets:
+    actions: list[str]  # node ids, index = class index order
+    action_names: list[str]
+    movements: list[str]
+    movement_names: list[str]
+    videos: list[VideoItem]
+    involves: list[tuple[int, int]]  # (action, movement) used for training
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def split(self, name: str) -> list[VideoItem]:
+        return [v for v in self.videos if v.split == name]
+
+    def id_maps(self) -> dict:
+        return {
+            "relations": {"EXHIBITS": 0, "INVOLVES": 1, "SHOWS": 2, "inverse_offset": 3},
+            "actions": self.actions, "action_names": self.action_names,
+            "movements": self.movements, "movement_names": self.movement_names,
+        }
+
+    def save_id_maps(self, path: Path) -> None:
+        path.write_text(json.dumps(self.id_maps(), indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+class TripletSampler:
+    def __init__(self, store: GraphStore, page_size: int = 5000):
+        self.store = store
+        self.page_size = page_size
+
+    def _nodes(self, label: str) -> dict[str, dict]:
+        return {n.id: n.props for page in self.store.iter_nodes(label, self.page_size) for n in page}
+
+    def load(self, *, train_fraction: float = 1.0, protocol: str | None = None, seed: int = 0) -> GraphTriplets:
+        actions = self._nodes("Action")
+        if not actions:
+            raise ConfigurationError(f"{self.store.uri} holds no Action nodes: run `kgtoolkit ingest` first")
+        action_ids = sorted(actions, key=lambda a: (actions[a].get("classIndex", 0), a))
+        action_index = {a: i for i, a in enumerate(action_ids)}
+        movements = self._nodes("BodyMovement")
+        movement_ids = sorted(movements)
+        movement_index = {m: i for i, m in enumerate(movement_ids)}
+
+        video_props = self._nodes("Video")
+        label_of: dict[str, int] = {}
+        for page in self.store.iter_relationships("SHOWS", self.page_size):
+            for r in page:
+                if r.dst in action_index:
+                    label_of[r.src] = action_index[r.dst]
+
+        def split_of(props: dict) -> str:
+            return props.get(f"split{protocol}", "unknown") if protocol else props.get("split", "unknown")
+
+        train_ids = [v for v, p in video_props.items() if split_of(p) == "train" and v in label_of]
+        selected = _stratified_subset(train_ids, label_of, train_fraction, seed)
+
+        shown: dict[str, list[int]] = defaultdict(list)
+        seen_by_action: dict[int, set[int]] = defaultdict(set)
+        dropped_exhibits = 0
+        for page in self.store.iter_relationships("EXHIBITS", self.page_size):
+            for r in page:
+                if r.src in selected and r.dst in movement_index:
+                    shown[r.src].append(movement_index[r.dst])
+                    seen_by_action[label_of[r.src]].add(movement_index[r.dst])
+                else:
+                    dropped_exhibits += 1
+        involves: list[tuple[int, int]] = []
+        unsupported = 0
+        for page in self.store.iter_relationships("INVOLVES", self.page_size):
+            for r in page:
+                a, m = action_index.get(r.src), movement_index.get(r.dst)
+                if a is None or m is None:
+                    continue
+                if m in seen_by_action[a]:
+                    involves.append((a, m))
+                else:
+                    unsupported += 1
+
+        videos: list[VideoItem] = []
+        for vid in sorted(label_of):
+            props = video_props.get(vid, {})
+            split = split_of(props)
+            if split == "train" and vid not in selected:
+                split = "unused"  # left out by a limited-data protocol
+            videos.append(VideoItem(
+                index=len(videos), id=vid, path=props.get("path"), frames=int(props.get("numFrames") or 0),
+                width=int(props.get("width") or 0), height=int(props.get("height") or 0), split=split,
+                action=label_of[vid], movements=tuple(sorted(shown.get(vid, ()))),
+            ))
+        data = GraphTriplets(
+            actions=action_ids, action_names=[actions[a].get("name", a) for a in action_ids],
+            movements=movement_ids, movement_names=[movements[m].get("name", m) for m in movement_ids],
+            videos=videos, involves=sorted(involves),
+        )
+        data.stats = {
+            "videos": len(videos), "train": sum(v.split == "train" for v in videos),
+            "val": sum(v.split == "val" for v in videos), "test": sum(v.split == "test" for v in videos),
+            "unused_train": sum(v.split == "unused" for v in videos),
+            "exhibits_used": sum(len(v.movements) for v in videos), "exhibits_not_used": dropped_exhibits,
+            "involves_used": len(involves), "involves_not_supported_by_training": unsupported,
+        }
+        return data
+
+
+def _stratified_subset(video_ids: list[str], label_of: dict[str, int], fraction: float, seed: int) -> set[str]:
+    """round(fraction * n) videos of each class (at least 1), chosen by a seeded stable hash."""
+    if fraction >= 1:
+        return set(video_ids)
+    by_class: dict[int, list[str]] = defaultdict(list)
+    for v in video_ids:
+        by_class[label_of[v]].append(v)
+    chosen: set[str] = set()
+    for label, members in by_class.items():
+        k = max(1, round(fraction * len(members)))
+        chosen.update(sorted(members, key=lambda v: (stable_key("subset", seed, label, v), v))[:k])
+    return chosen
