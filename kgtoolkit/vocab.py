@@ -7,7 +7,6 @@ KG-CLIP release reader and the synthetic generator produce the same nodes for th
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 BODY_PARTS: tuple[str, ...] = (
@@ -84,8 +83,6 @@ _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
 def check_path_component(name: str) -> str | None:
     """Why `name` cannot be one folder or file name inside the dataset, or None if it can."""
-    if unicodedata.normalize("NFC", name) != name:
-        return "is not in Unicode NFC form"
     if name in (".", "..") or not _SAFE_NAME.match(name):
         return "is not a plain file name (empty, '.', '..', a slash, or a control character)"
     if "%2f" in name.lower() or "%5c" in name.lower():
