@@ -537,7 +537,7 @@ def plan_video(seed: int, split: str, class_index: int, video_index: int, action
 TORSO, NECK, HEAD_R, SHOULDER, HIP_HALF = 0.29, 0.085, 0.065, 0.085, 0.055
 UPPER_ARM, FOREARM, HAND = 0.15, 0.14, 0.055
 THIGH, SHIN, FOOT = 0.21, 0.20, 0.065
-LIMB_W, TORSO_W, HAND_R = 0.035, 0.08, 0.03
+LIMB_W, TORSO_W, HAND_R = 0.06, 0.1, 0.04
 
 _DOF_KEYS: tuple[str, ...] = tuple(
     f"{side}.{dof}" if dof.split(".")[0] in _SIDED_KINDS else dof

@@ -124,27 +124,26 @@ class Neo4jGraphStore(GraphStore):
         return SchemaResult(statements=len(statements), created=created)
 
     def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
-        payload = [
-            {"id": check_id(r.id, f"{label} node"), "props": check_props(r.props, f"{label} {r.id!r}")}
-            for r in rows
-        ]
-        if not payload:
+        if not rows:
             return 0
-        return self._write(q.upsert_nodes(label), rows=payload)[0]["written"]
+        ids = [check_id(r.id, f"{label} node") for r in rows]
+        props = [check_props(r.props, f"{label} {r.id!r}") for r in rows]
+        return self._write(q.upsert_nodes(label), ids=ids, props=props)[0]["written"]
 
     def upsert_relationships(self, rel_type: str, rows: Sequence[RelRow]) -> RelWriteResult:
-        payload = [
-            {"src": r.src, "dst": r.dst, "props": check_props(r.props, f"{rel_type} {r.src!r}->{r.dst!r}")}
-            for r in rows
-        ]
-        if not payload:
+        if not rows:
             return RelWriteResult(0, [])
-        written = self._write(q.upsert_relationships(rel_type), rows=payload)[0]["written"]
+        columns = {
+            "src": [r.src for r in rows],
+            "dst": [r.dst for r in rows],
+            "props": [check_props(r.props, f"{rel_type} {r.src!r}->{r.dst!r}") for r in rows],
+        }
+        written = self._write(q.upsert_relationships(rel_type), **columns)[0]["written"]
         missing: list[RelRow] = []
-        if written < len(payload):
-            gaps = {(m["src"], m["dst"]) for m in self._read(q.missing_endpoints(rel_type), rows=payload)}
-            missing = [r for r in rows if (r.src, r.dst) in gaps]
-        return RelWriteResult(written, missing)
+        if written < len(rows):
+            gaps = self._read(q.missing_endpoints(rel_type), src=columns["src"], dst=columns["dst"])
+            missing = [rows[g["i"]] for g in sorted(gaps, key=lambda g: g["i"])]
+        return RelWriteResult(len(rows) - len(missing), missing)
 
     # --- reads ----------------------------------------------------------------------------
     def count_nodes(self) -> dict[str, int]:

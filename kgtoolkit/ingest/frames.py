@@ -7,8 +7,11 @@ inside a readable frame, a bad human or part entry is rejected on its own and th
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,20 +48,35 @@ class FrameError(ValueError):
     """A frame file or one of its entries is not a valid annotation."""
 
 
+def _is_box(value: object) -> bool:
+    if type(value) is not list or len(value) != 4:
+        return False
+    for v in value:
+        if type(v) is not int and type(v) is not float:  # bool is refused too
+            return False
+    return True
+
+
 def _box(value: object, where: str) -> None:
-    if (
-        not isinstance(value, list)
-        or len(value) != 4
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    ):
+    if not _is_box(value):
         raise FrameError(f"{where} must be a list of 4 numbers, got {json.dumps(value)[:60]}")
 
 
-def _part(entry: object, where: str, parts: frozenset[str]) -> Movement | None:
+def _part(entry: object, h: int, p: int, parts: frozenset[str]) -> Movement | None:
+    """One part entry; the location text is built only when there is something to say."""
     if not isinstance(entry, dict):
-        raise FrameError(f"{where} must be an object")
+        raise FrameError(f"humans[{h}].parts[{p}] must be an object")
     name, verb = entry.get("name"), entry.get("verb")
-    obj, obj_box = entry.get("obj_class"), entry.get("obj_bbox")
+    obj, obj_box, box = entry.get("obj_class"), entry.get("obj_bbox"), entry.get("box")
+    if (
+        type(name) is str and name in parts and type(verb) is str and verb.strip()
+        and (obj is None or (type(obj) is str and obj.strip()))
+        and (box is None or _is_box(box)) and (obj_box is None or _is_box(obj_box))
+    ):
+        verb = " ".join(verb.split())
+        obj = " ".join(obj.split()) if obj else None
+        return Movement(name, verb, obj) if is_movement(verb, obj) else None
+    where = f"humans[{h}].parts[{p}]"
     if not isinstance(name, str):
         raise FrameError(f"{where}.name must be a string, got {json.dumps(name)[:40]}")
     if name not in parts:
@@ -67,13 +85,11 @@ def _part(entry: object, where: str, parts: frozenset[str]) -> Movement | None:
         raise FrameError(f"{where}.verb must be a non-empty string, got {json.dumps(verb)[:40]}")
     if obj is not None and (not isinstance(obj, str) or not obj.strip()):
         raise FrameError(f"{where}.obj_class must be a string or null, got {json.dumps(obj)[:40]}")
-    if "box" in entry and entry["box"] is not None:
-        _box(entry["box"], f"{where}.box")
+    if box is not None:
+        _box(box, f"{where}.box")
     if obj_box is not None:
         _box(obj_box, f"{where}.obj_bbox")
-    verb = " ".join(verb.split())
-    obj = " ".join(obj.split()) if obj else None
-    return Movement(name, verb, obj) if is_movement(verb, obj) else None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def parse_frame(data: bytes, parts: frozenset[str] = frozenset(BODY_PARTS)) -> tuple[set[Movement], list[str]]:
@@ -105,7 +121,7 @@ def parse_frame(data: bytes, parts: frozenset[str] = frozenset(BODY_PARTS)) -> t
             continue
         for p, entry in enumerate(entries):
             try:
-                movement = _part(entry, f"{where}.parts[{p}]", parts)
+                movement = _part(entry, h, p, parts)
             except FrameError as error:
                 bad.append(str(error))
                 continue
@@ -118,7 +134,8 @@ def read_video_frames(folder: Path, rel_folder: str, parts: frozenset[str] = fro
     """Aggregate every `img_NNNNN.json` of one video's annotation folder."""
     result = VideoFrames()
     try:
-        names = sorted(entry.name for entry in _scan(folder))
+        with os.scandir(folder) as scan:
+            names = sorted(entry.name for entry in scan)
     except OSError as error:
         result.problems.append((rel_folder, f"cannot list the annotation folder: {error.strerror}"))
         return result
@@ -129,14 +146,9 @@ def read_video_frames(folder: Path, rel_folder: str, parts: frozenset[str] = fro
             result.problems.append((rel_path, "not a frame annotation (expected img_NNNNN.json)"))
             continue
         frame = int(match.group(1))
-        path = folder / name
         try:
-            if path.is_symlink() or not path.is_file():
-                raise FrameError("not a regular file (links are not followed)")
-            if path.stat().st_size > MAX_FRAME_BYTES:
-                raise FrameError(f"larger than {MAX_FRAME_BYTES} bytes")
-            movements, bad = parse_frame(path.read_bytes(), parts)
-        except (FrameError, OSError) as error:
+            movements, bad = parse_frame(_read_plain_file(os.path.join(folder, name)), parts)
+        except FrameError as error:
             result.problems.append((rel_path, str(error)))
             continue
         result.frame_files += 1
@@ -144,12 +156,30 @@ def read_video_frames(folder: Path, rel_folder: str, parts: frozenset[str] = fro
         for reason in bad:
             result.problems.append((rel_path, reason))
         for movement in movements:
-            result.movements.setdefault(movement, MovementStats()).see(frame)
+            stats = result.movements.get(movement)
+            if stats is None:
+                stats = result.movements[movement] = MovementStats()
+            stats.see(frame)
     return result
 
 
-def _scan(folder: Path):
-    import os
-
-    with os.scandir(folder) as entries:
-        return list(entries)
+def _read_plain_file(path: str) -> bytes:
+    """The bytes of a regular file, refusing links (O_NOFOLLOW) and oversized files; one open + fstat."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise FrameError("is a symbolic link; links are not followed") from None
+        raise FrameError(f"cannot read: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FrameError("not a regular file")
+        if info.st_size > MAX_FRAME_BYTES:
+            raise FrameError(f"larger than {MAX_FRAME_BYTES} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as error:
+        raise FrameError(f"cannot read: {error.strerror}") from None
+    finally:
+        os.close(fd)

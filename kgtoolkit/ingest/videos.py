@@ -1,4 +1,10 @@
-"""Probing a video file with decord: frame count, frame rate and size, or why it cannot be read."""
+"""Probing a video file: frame count, frame rate and size, or why it cannot be read.
+
+PyAV walks the container's packets without decoding them (a frame count that does not depend
+on the index alone, so a truncated file is caught) and decodes only the first frame; decoding
+the last frame instead would decode the whole clip when it has one keyframe. decord reads the
+same files at training time.
+"""
 
 from __future__ import annotations
 
@@ -19,25 +25,41 @@ class VideoError(ValueError):
 
 
 def probe_video(path: Path) -> VideoInfo:
-    """Open with decord and decode the first and last frames (a truncated file fails on the last)."""
     try:
         if path.stat().st_size == 0:
             raise VideoError("empty file")
     except OSError as error:
         raise VideoError(f"cannot read: {error.strerror}") from None
-    import decord
+    import av
 
     try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        frames = len(reader)
-        if frames <= 0:
-            raise VideoError("holds no frames")
-        first = reader[0].shape
-        reader[frames - 1]
-        fps = float(reader.get_avg_fps())
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise VideoError("holds no video stream")
+            stream = container.streams.video[0]
+            listed = stream.frames  # what the index claims (0 when the container does not say)
+            first = None
+            packets = 0
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue  # the flush packet at the end
+                packets += 1
+                if first is None:
+                    for frame in packet.decode():
+                        first = frame
+                        break
+            if first is None:
+                for frame in stream.codec_context.decode(None):  # frames held back by the decoder
+                    first = frame
+                    break
+            rate = stream.average_rate or stream.guessed_rate
     except VideoError:
         raise
-    except Exception as error:  # decord raises its own DECORDError and RuntimeErrors
-        reason = " ".join(str(error).split())[:160] or type(error).__name__
-        raise VideoError(f"not a readable video (decord: {reason})") from None
-    return VideoInfo(frames=frames, fps=round(fps, 3), width=int(first[1]), height=int(first[0]))
+    except Exception as error:  # av.error.* (InvalidDataError, EOFError, ...)
+        reason = " ".join(str(error).replace(f": '{path}'", "").split())[:160] or type(error).__name__
+        raise VideoError(f"not a readable video ({reason})") from None
+    if packets == 0 or first is None:
+        raise VideoError("holds no decodable frames")
+    if listed and packets < listed:
+        raise VideoError(f"truncated: its index lists {listed} frames, the file holds {packets}")
+    return VideoInfo(frames=packets, fps=round(float(rate or 0), 3), width=first.width, height=first.height)

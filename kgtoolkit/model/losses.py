@@ -13,9 +13,10 @@ def same_target_labels(targets: torch.Tensor) -> torch.Tensor:
 
 def kl_contrastive(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """ActionCLIP's KL loss as the authors use it (modules/optimization.py `KLLoss`):
-    KL(softmax(10 * labels) || softmax(logits)), batch-mean times batch size."""
+    KL(softmax(10 * labels) || softmax(logits)), averaged over all N x N entries (their
+    `size_average=True`) times the batch size N, i.e. the sum divided by N."""
     target = F.softmax(labels * 10, dim=1)
-    return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="mean") * logits.shape[0]
+    return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum") / logits.shape[1]
 
 
 def symmetric_kl(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:

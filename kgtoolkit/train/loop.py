@@ -245,9 +245,9 @@ def train(
             scheduler.step()
             clips += len(indices)
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
             if on_step and runtime.is_main:
-                on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"]),
+                on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"].detach()),
                          "clips_per_s": clips * runtime.world / (time.perf_counter() - started)})
             fetch = time.perf_counter()
         seconds = time.perf_counter() - started

@@ -1,0 +1,110 @@
+"""The KG-CLIP model pieces: Triplet Encoder, losses, inference, backbone loading, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.model.backbone import load_backbone
+from kgtoolkit.model.kgclip import KGClip
+from kgtoolkit.model.losses import kl_contrastive, same_target_labels
+from kgtoolkit.model.triplet import TripletEncoder
+from kgtoolkit.train.config import load_config
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> KGClip:
+    torch.manual_seed(0)
+    return KGClip(load_backbone("kg-tiny"), frames=4).eval()
+
+
+def test_triplet_encoder_shapes_and_relations():
+    enc = TripletEncoder(32, relations=3, layers=2).eval()
+    h, t = torch.randn(6, 32), torch.randn(6, 32)
+    x_h, x_t = enc(h, torch.tensor([0, 1, 2, 3, 4, 5]), t)
+    assert x_h.shape == x_t.shape == (6, 32)
+    fwd, _ = enc(h, torch.full((6,), 2), t)
+    inv, _ = enc(h, torch.full((6,), 5), t)
+    assert not torch.allclose(fwd, inv)  # the inverse relation has its own tokens
+    assert enc.relation_embeddings.num_embeddings == 6 and enc.relation_embeddings.embedding_dim == 64
+
+
+def test_predictions_do_not_depend_on_the_rest_of_the_batch(tiny_model: KGClip):
+    clips = torch.randn(5, 4, 3, 64, 64)
+    classes = torch.randn(7, tiny_model.embed_dim)
+    with torch.no_grad():
+        video = tiny_model.encode_video(clips)
+        together = tiny_model.class_scores(video, classes)
+        alone = [tiny_model.class_scores(video[i : i + 1], classes) for i in range(5)]
+        shuffled = tiny_model.class_scores(video[[4, 2, 0, 3, 1]], classes)
+    assert torch.allclose(together.s_output, torch.cat([a.s_output for a in alone]), atol=1e-5)
+    assert torch.allclose(together.s_output[[4, 2, 0, 3, 1]], shuffled.s_output, atol=1e-5)
+    fused = 0.5 * together.s_mm + 0.25 * together.s_tri_forward + 0.25 * together.s_tri_inverse
+    assert torch.allclose(together.s_output, fused, atol=1e-6)
+
+
+def test_clip_only_mode_scores_by_cosine_alone():
+    model = KGClip(load_backbone("kg-tiny"), frames=4, use_graph=False).eval()
+    video, classes = torch.randn(3, model.embed_dim), torch.randn(4, model.embed_dim)
+    scores = model.class_scores(video, classes)
+    expected = torch.nn.functional.normalize(video, dim=-1) @ torch.nn.functional.normalize(classes, dim=-1).t()
+    assert torch.allclose(scores.s_output, expected, atol=1e-6)
+
+
+def test_kl_loss_is_the_authors():
+    logits = torch.tensor([[2.0, 0.5, 0.1], [0.3, 1.0, 0.2], [0.0, 0.4, 3.0]])
+    labels = same_target_labels(torch.tensor([0, 0, 1]))
+    target = torch.softmax(labels * 10, dim=1)
+    manual = (target * (target.log() - torch.log_softmax(logits, dim=1))).sum() / 9 * 3
+    assert kl_contrastive(logits, labels).item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def test_training_loss_covers_every_relation(tiny_model: KGClip):
+    from kgtoolkit.model.kgclip import StepBatch
+
+    model = tiny_model.train()
+    batch = StepBatch(frames=torch.randn(4, 4, 3, 64, 64), va_tail=torch.tensor([0, 0, 1, 2]),
+                      vb_rows=torch.tensor([0, 1, 3]), vb_tail=torch.tensor([1, 2, 1]),
+                      ab_head=torch.tensor([0, 1, 2]), ab_tail=torch.tensor([1, 2, 0]))
+    out = model.training_loss(batch, torch.randn(3, model.embed_dim), torch.randn(3, model.embed_dim), 0.1, 1.0)
+    assert set(out) == {"loss", "va", "vb", "ab", "pair"}
+    out["loss"].backward()
+    assert model.triplet.delta.grad is not None and model.clip.logit_scale.grad is not None
+    model.eval()
+
+
+def test_backbone_weights_from_a_local_file_and_clear_errors(tmp_path: Path):
+    first = load_backbone("kg-tiny")
+    path = tmp_path / "weights.pt"
+    torch.save(first.model.state_dict(), path)
+    again = load_backbone("kg-tiny", str(path))
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ConfigurationError, match="neither an existing file nor an open_clip tag"):
+        load_backbone("kg-tiny", "no-such-tag")
+    with pytest.raises(ConfigurationError, match="unknown CLIP model"):
+        load_backbone("ViT-Nope-99")
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(ConfigurationError, match="cannot load CLIP weights"):
+        load_backbone("kg-tiny", str(tmp_path / "bad.pt"))
+
+
+def test_config_refuses_unknown_keys_and_applies_overrides(tmp_path: Path):
+    repo = Path(__file__).resolve().parents[1]
+    config = load_config(repo / "pipelines" / "tiny.yaml", ["optim.epochs=3", "model.use_graph=false",
+                                                            "model.prompt_templates=['a video of {}']"])
+    assert config.optim.epochs == 3 and config.model.use_graph is False
+    assert config.model.prompt_templates == ["a video of {}"]
+    with pytest.raises(ConfigurationError, match="optim.epocs"):
+        load_config(None, ["optim.epocs=3"])
+    with pytest.raises(ConfigurationError, match="prompt_templates"):
+        load_config(None, ["model.prompt_templates=['no slot']"])
+    with pytest.raises(ConfigurationError, match="key=value"):
+        load_config(None, ["optim.epochs"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [1, 2]\n")
+    with pytest.raises(ConfigurationError, match="bad.yaml"):
+        load_config(bad)

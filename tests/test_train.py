@@ -1,0 +1,110 @@
+"""`kgtoolkit train` on a tiny synthetic set: the run directory, the metrics, the embeddings
+written back, and a run killed with SIGKILL then resumed ending exactly as an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
+from kgtoolkit.ingest import ingest
+from kgtoolkit.synth import generate
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["optim.epochs=3", "optim.batch_size=4", "optim.ab_batch_size=8", "data.workers=0", "data.frames=4",
+        "eval_batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def tiny_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("train")
+    generate(base / "ktps", classes=3, train_per_class=5, test_per_class=2, frames=8, size=64, seed=3)
+    with EmbeddedGraphStore(base / "graph") as store:
+        ingest(base / "ktps", store)
+    return base / "graph"
+
+
+def _train(graph: Path, out: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
+    args = [sys.executable, "-m", "kgtoolkit", "train", "--graph", str(graph)]
+    if resume:
+        args += ["--resume", str(out)]
+    else:
+        args += ["--config", str(REPO / "pipelines" / "tiny.yaml"), "--out", str(out)]
+    for item in [*FAST, *extra]:
+        args += ["--set", item]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _finish(process: subprocess.Popen) -> str:
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, f"{out}\n{err}"
+    return out
+
+
+def test_a_run_writes_everything_and_puts_embeddings_on_the_nodes(tiny_graph: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    out = _finish(_train(tiny_graph, run))
+    for name in ("config.yaml", "id_maps.json", "checkpoints/last.pt", "checkpoints/best.pt", "metrics.jsonl",
+                 "test_metrics.json", "plots/curves.png", "plots/confusion.png", "run.json"):
+        assert (run / name).is_file(), name
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == [0, 1, 2]
+    assert all(r["train_loss"] > 0 and 0 <= r["val_top1"] <= 1 for r in history)
+    test = json.loads((run / "test_metrics.json").read_text())
+    assert test["videos"] == 6 and 0 <= test["top1"] <= test["top5"] <= 1
+    assert set(test["per_class"]) == {"push up", "squat", "deadlifting"}
+    assert test["best_epoch"] in (0, 1, 2)
+    assert "test top-1" in out and "embeddings written" in out
+    with EmbeddedGraphStore(tiny_graph) as store:
+        for label, count in (("Video", 21), ("Action", 3)):
+            ids, vectors, runs = store.embeddings(label)
+            assert len(ids) == count and set(runs) == {"run"} and vectors.shape[1] == 128
+        assert store.nearest("Action", store.embeddings("Action")[1][0], k=1)[0].score == pytest.approx(1, abs=1e-5)
+
+
+def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tiny_graph: Path, tmp_path: Path):
+    reference = tmp_path / "reference"
+    _finish(_train(tiny_graph, reference, "write_embeddings=false"))
+    killed = tmp_path / "killed"
+    process = _train(tiny_graph, killed, "write_embeddings=false")
+    metrics = killed / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    done = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert 1 <= len(done) < 3, "the kill must land mid-run"
+    _finish(_train(tiny_graph, killed, resume=True))
+    ref = [json.loads(line) for line in (reference / "metrics.jsonl").read_text().splitlines()]
+    got = [json.loads(line) for line in metrics.read_text().splitlines()]
+    # Same device, same threads, same seeds: the same numbers (only timings differ).
+    for a, b in zip(ref, got, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+        assert a["val_top1"] == b["val_top1"]
+    assert json.loads((reference / "test_metrics.json").read_text())["top1"] == \
+        json.loads((killed / "test_metrics.json").read_text())["top1"]
+
+
+def test_truncated_or_foreign_checkpoint_is_a_clear_error(tiny_graph: Path, tmp_path: Path):
+    run = tmp_path / "run"
+    _finish(_train(tiny_graph, run, "optim.epochs=1", "write_embeddings=false"))
+    last = run / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    result = _train(tiny_graph, run, resume=True)
+    out, err = result.communicate(timeout=300)
+    assert result.returncode == 2 and "truncated or not a kgtoolkit checkpoint" in err and "Traceback" not in err
+    import torch
+
+    torch.save({"weights": torch.zeros(2)}, last)
+    result = _train(tiny_graph, run, resume=True)
+    out, err = result.communicate(timeout=300)
+    assert result.returncode == 2 and "not a kgtoolkit checkpoint" in err
