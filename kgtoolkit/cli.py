@@ -313,6 +313,190 @@ def train_command(
             console.print(f"embeddings written to {store.uri}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
 
 
+# --- embeddings, queries, classify ------------------------------------------------------------------
+RunOption = Annotated[Optional[Path], typer.Option(
+    "--run", help="Run directory of a trained model (default: the latest finished run under runs/).",
+    show_default=False)]
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@app.command("embed")
+def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
+    """Write a run's embeddings onto the Video, Action and BodyMovement nodes (with vector indexes)."""
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.train.embed import write_run_embeddings
+    from kgtoolkit.train.run import latest_run
+
+    run_dir = run or latest_run()
+    with open_graph(graph) as store:
+        written = write_run_embeddings(run_dir, store, device=_device())
+    console.print(f"embeddings of run {run_dir} written to {store.uri}: "
+                  + ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
+def _parse_param(item: str) -> tuple[str, object]:
+    import yaml
+
+    from kgtoolkit.errors import ConfigurationError
+
+    name, sep, raw = item.partition("=")
+    if not sep or not name.isidentifier():
+        raise ConfigurationError(f"--param {item!r}: expected name=value, e.g. --param action='push up'")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return name, raw if value is None and raw not in ("null", "~") else value
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, list) and len(value) > 8 and all(isinstance(v, float) for v in value):
+        return f"[{', '.join(f'{v:.3f}' for v in value[:3])}, ... {len(value)} floats]"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+
+
+@app.command("query")
+def query_command(
+    cypher: Annotated[str, typer.Argument(help="A Cypher query; pass values with --param, never inline.",
+                                          show_default=False)],
+    graph: GraphOption = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", help="A query parameter name=value (YAML scalars: 3, 0.5, true, 'text', [1, 2]).",
+        show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    write: Annotated[bool, typer.Option("--write", help="Allow the query to write (default: read access only).")] = False,
+) -> None:
+    """Run Cypher against Neo4j (read-only unless --write) and print the rows."""
+    import csv as _csv
+
+    from kgtoolkit.errors import ConfigurationError, GraphStoreError
+    from kgtoolkit.graph import open_graph
+
+    if fmt not in ("table", "json", "csv"):
+        raise ConfigurationError(f"--format {fmt!r}: use table, json or csv")
+    params = dict(_parse_param(p) for p in param or [])
+    with open_graph(graph) as store:
+        try:
+            rows = store.cypher(cypher, params, write=write)
+        except GraphStoreError as error:
+            if "read access mode" in str(error).lower() or "not allowed for" in str(error).lower():
+                raise GraphStoreError("this query writes, and `kgtoolkit query` runs read-only: add --write "
+                                      "if you mean it") from None
+            raise
+    columns = list(rows[0]) if rows else []
+    if fmt == "json":
+        print(json.dumps(rows, indent=1, ensure_ascii=False, default=str))
+    elif fmt == "csv":
+        writer = _csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in row.values()])
+    else:
+        table = Table(*columns) if columns else Table("(no rows)")
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        console.print(table)
+        console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+
+
+_PREFIX_LABELS = {"video:": "Video", "action:": "Action", "movement:": "BodyMovement"}
+
+
+@app.command("similar")
+def similar_command(
+    node_id: Annotated[str, typer.Argument(help="A node id, e.g. 'action:push_up' or 'movement:left_arm/bend'.",
+                                           show_default=False)],
+    graph: GraphOption = None,
+    label: Annotated[Optional[str], typer.Option(
+        "--label", help="Search among Action, BodyMovement or Video nodes (default: the node's own label).",
+        show_default=False)] = None,
+    k: Annotated[int, typer.Option("-k", help="How many neighbours.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Nearest neighbours of a node by embedding (cosine), on either store."""
+    from kgtoolkit.errors import ConfigurationError
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.schema import EMBEDDED_LABELS
+
+    own = next((lab for prefix, lab in _PREFIX_LABELS.items() if node_id.startswith(prefix)), None)
+    if label is not None and label not in EMBEDDED_LABELS:
+        raise ConfigurationError(f"--label {label!r}: use one of {', '.join(EMBEDDED_LABELS)}")
+    with open_graph(graph) as store:
+        found = None
+        for candidate in ([own] if own else list(EMBEDDED_LABELS)):
+            found = store.get_embedding(candidate, node_id)
+            if found is not None:
+                own = candidate
+                break
+        if found is None:
+            raise ConfigurationError(
+                f"{node_id!r} has no embedding in {store.uri}: check the id (`kgtoolkit query` or `stats`) and "
+                "that a run's embeddings were written (`kgtoolkit embed`)")
+        vector, run_id = found
+        target = label or own
+        neighbours = [n for n in store.nearest(target, vector, k + 1) if n.id != node_id][:k]
+    if as_json:
+        print(json.dumps([{"id": n.id, "name": n.name, "score": round(n.score, 6)} for n in neighbours], indent=1))
+        return
+    table = Table("rank", "id", "name", "cosine", title=f"{target} nodes nearest to {node_id} (run {run_id})")
+    for rank, n in enumerate(neighbours, start=1):
+        table.add_row(str(rank), n.id, str(n.name), f"{n.score:.4f}")
+    console.print(table)
+
+
+@app.command("classify")
+def classify_command(
+    clips: Annotated[list[Path], typer.Argument(help="Video files or folders of them.", show_default=False)],
+    run: RunOption = None,
+    graph: GraphOption = None,
+    k: Annotated[int, typer.Option("-k", help="How many actions per clip.")] = 5,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print a JSON list, one object per clip: clip, top [{action, score, s_mm, s_tri}], "
+        "movements, error (see README).")] = False,
+) -> None:
+    """Top-k actions of each clip (S_output with its S_mm and S_tri parts) and the body movements that
+    support the top action. Exit status 3 when some clip could not be classified."""
+    from kgtoolkit.classify import classify, expand_clips
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.train.run import latest_run, load_run
+
+    files = expand_clips(clips)
+    loaded = load_run(run or latest_run(), _device())
+    try:
+        store = open_graph(graph)
+    except KgToolkitError as error:
+        err_console.print(f"[yellow]graph not available ({error}); scoring the run's own actions[/]")
+        store = None
+    try:
+        results = classify(files, loaded, store, k=k)
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps([r.model_dump() for r in results], indent=1, ensure_ascii=False))
+    else:
+        for result in results:
+            if result.error:
+                err_console.print(f"[red]{result.clip}: {result.error}[/]", highlight=False)
+                continue
+            table = Table("rank", "action", "S_output", "S_mm", "S_tri", title=result.clip)
+            for rank, top in enumerate(result.top, start=1):
+                table.add_row(str(rank), top.action, f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}")
+            console.print(table)
+            if result.movements:
+                console.print("  supporting movements of " + result.top[0].action + ": " + ", ".join(
+                    f"{m.movement} ({m.similarity:.2f})" for m in result.movements))
+    if any(r.error for r in results):
+        raise typer.Exit(3)
+
+
 def main() -> None:
     try:
         # without standalone mode, click returns the code of a typer.Exit instead of raising it

@@ -126,3 +126,13 @@ def test_cypher_is_neo4j_only_and_read_only_by_default(store):
     assert store.count_nodes()["Video"] == 5
     store.cypher("CREATE (:Video {id: 'video:new'})", write=True)
     assert store.count_nodes()["Video"] == 6
+
+
+def test_get_embedding_round_trips(store):
+    seed_small_graph(store)
+    vector = np.arange(6, dtype=np.float32) / 10
+    store.write_embeddings("Action", ["action:salsa"], vector[None], run="r1")
+    got, run = store.get_embedding("Action", "action:salsa")
+    assert run == "r1" and np.allclose(got, vector)
+    assert store.get_embedding("Action", "action:push_up") is None
+    assert store.get_embedding("Video", "video:none") is None

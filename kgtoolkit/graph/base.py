@@ -138,6 +138,10 @@ class GraphStore(ABC):
         """Make the label's cosine vector index exist with this dimension, and wait until online."""
 
     @abstractmethod
+    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
+        """The node's (embedding, run), or None when it has none."""
+
+    @abstractmethod
     def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
         """The k nodes of `label` whose embedding is closest (cosine) to `vector`, best first."""
 

@@ -217,6 +217,12 @@ class EmbeddedGraphStore(GraphStore):
         vectors = np.stack([np.frombuffer(v, dtype=np.float32) for _, _, v in rows])
         return [r[0] for r in rows], vectors, [r[1] for r in rows]
 
+    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
+        row = self._db.execute(
+            "SELECT vector, run FROM embeddings WHERE label = ? AND id = ?", (check_label(label), node_id)
+        ).fetchone()
+        return (np.frombuffer(row[0], dtype=np.float32).copy(), row[1]) if row else None
+
     def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
         ids, vectors, _ = self.embeddings(label)
         if not ids:

@@ -194,6 +194,12 @@ class Neo4jGraphStore(GraphStore):
                 raise GraphStoreError(f"vector index {name} not online after {timeout:.0f} s")
             time.sleep(0.2)
 
+    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
+        rows = self._read(q.get_embedding(label), id=node_id)
+        if not rows or rows[0]["embedding"] is None:
+            return None
+        return np.asarray(rows[0]["embedding"], dtype=np.float32), rows[0]["run"]
+
     def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
         check_label(label)
         unit = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0].tolist()

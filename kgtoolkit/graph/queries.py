@@ -73,6 +73,10 @@ def write_embeddings(label: str) -> str:
     )
 
 
+def get_embedding(label: str) -> str:
+    return f"MATCH (n:{check_label(label)} {{id: $id}}) RETURN n.embedding AS embedding, n.embeddingRun AS run"
+
+
 def clear_embeddings(label: str) -> str:
     return (
         f"MATCH (n:{check_label(label)}) WHERE n.embedding IS NOT NULL "

@@ -4,6 +4,8 @@ pretrained tag (downloaded by open_clip when online) or a local checkpoint file.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,19 @@ class Backbone:
     embed_dim: int
 
 
+@contextmanager
+def _quiet_random_init():
+    """open_clip logs a warning whenever it builds a model without weights; random weights are
+    asked for on purpose here (tests, the tiny config, a model a checkpoint will fill)."""
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(previous)
+
+
 def load_backbone(name: str, pretrained: str | None = None) -> Backbone:
     """`pretrained`: None (random weights), an existing file path, or an open_clip tag."""
     import open_clip
@@ -60,7 +75,8 @@ def load_backbone(name: str, pretrained: str | None = None) -> Backbone:
                 f"(tags: {tags})"
             )
     try:
-        model = open_clip.create_model(name, pretrained=weights, weights_only=True)
+        with _quiet_random_init():
+            model = open_clip.create_model(name, pretrained=weights, weights_only=True)
     except RuntimeError as error:
         raise ConfigurationError(f"cannot load CLIP weights {pretrained!r} into {name}: {error}") from None
     except Exception as error:  # network errors of a tag download, corrupt files
