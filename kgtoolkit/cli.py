@@ -302,6 +302,8 @@ def train_command(
             )
 
         result = train(cfg, store, run_dir, resume=resume is not None, on_step=on_step, on_epoch=on_epoch)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return  # under torchrun, rank 0 reports and writes
         test = result.test
         console.print(
             f"run {result.run_dir}: best epoch {result.best_epoch} (val top-1 {result.best_val_top1:.1%}); "

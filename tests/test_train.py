@@ -108,3 +108,22 @@ def test_truncated_or_foreign_checkpoint_is_a_clear_error(tiny_graph: Path, tmp_
     result = _train(tiny_graph, run, resume=True)
     out, err = result.communicate(timeout=300)
     assert result.returncode == 2 and "not a kgtoolkit checkpoint" in err
+
+
+def test_two_process_distributed_training_with_gloo(tiny_graph: Path, tmp_path: Path):
+    """torchrun with 2 CPU processes (gloo): rank 0 writes the run, both ranks train on their shard."""
+    run = tmp_path / "ddp"
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "kgtoolkit", "train", "--graph", str(tiny_graph), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+            "--out", str(run)]
+    for item in [*FAST, "optim.epochs=2", "write_embeddings=false"]:
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((run / "run.json").read_text())
+    assert info["world_size"] == 2 and info["status"] == "done"
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == [0, 1]
+    assert json.loads((run / "test_metrics.json").read_text())["videos"] == 6
+    assert result.stdout.count("test top-1") == 1  # only rank 0 reports

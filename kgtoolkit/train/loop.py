@@ -212,7 +212,8 @@ def train(
         optimizer, _lr_lambda(total, round(config.optim.warmup_epochs * steps_per_epoch)))
     forward = _Forward(model)
     if runtime.distributed:
-        forward = torch.nn.parallel.DistributedDataParallel(forward, find_unused_parameters=True)
+        forward = torch.nn.parallel.DistributedDataParallel(
+            forward, find_unused_parameters=not config.model.use_graph or config.model.temporal != "mean")
 
     start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
     if state is not None:
