@@ -80,58 +80,77 @@ def graph_classes(run: LoadedRun, store: GraphStore | None) -> Classes:
                    run.action_text())
 
 
-def supporting_movements(run: LoadedRun, store: GraphStore | None, action_id: str | None,
-                         clip_embedding: torch.Tensor, k: int) -> list[SupportingMovement]:
-    if store is None or action_id is None:
-        return []
-    links = [r for page in store.iter_relationships("INVOLVES") for r in page if r.src == action_id]
-    if not links:
-        return []
-    nodes = store.get_nodes("BodyMovement", [r.dst for r in links])
-    links = [r for r in links if r.dst in nodes]
-    names = [nodes[r.dst].props.get("name", r.dst) for r in links]
-    sims = F.normalize(run.text_embeddings(names), dim=-1) @ F.normalize(clip_embedding, dim=-1)
-    order = sims.argsort(descending=True)[:k].tolist()
-    return [SupportingMovement(movement=names[i], id=links[i].dst, similarity=round(float(sims[i]), 4),
-                               support=links[i].props.get("support")) for i in order]
+class Classifier:
+    """A loaded run and the graph's actions, prepared once: class text embeddings and the INVOLVES
+    lists are computed at construction, so classifying a clip costs its decode and one forward."""
 
+    def __init__(self, run: LoadedRun, store: GraphStore | None = None, *, k: int = 5, movements: int = 5):
+        self.run, self.store, self.k, self.movements = run, store, k, movements
+        self.classes = graph_classes(run, store)
+        self._involves: dict[str, list[tuple[str, str, float | None]]] = {}  # action -> (id, name, support)
+        self._movement_text: dict[str, torch.Tensor] = {}
+        if store is not None:
+            links = [r for page in store.iter_relationships("INVOLVES") for r in page]
+            nodes = store.get_nodes("BodyMovement", sorted({r.dst for r in links}))
+            for r in links:
+                if r.dst in nodes:
+                    self._involves.setdefault(r.src, []).append(
+                        (r.dst, nodes[r.dst].props.get("name", r.dst), r.props.get("support")))
+        self.decoder = run.decoder()
 
-def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
-             movements: int = 5, batch_size: int = 16) -> list[ClipResult]:
-    classes = graph_classes(run, store)
-    results: list[ClipResult] = [ClipResult(clip=str(c)) for c in clips]
-    specs: list[tuple[int, ClipSpec]] = []
-    for i, clip in enumerate(clips):
-        try:
-            if not clip.exists():
-                raise VideoError("no such file")
-            if not clip.is_file():
-                raise VideoError("not a file")
-            info = probe_video(clip)
-            specs.append((i, ClipSpec(str(clip), info.frames, info.width, info.height)))
-        except VideoError as error:
-            results[i].error = str(error)
-    decoder = run.decoder()
-    for start in range(0, len(specs), batch_size):
-        chunk = specs[start : start + batch_size]
+    def supporting(self, action_id: str | None, clip_embedding: torch.Tensor) -> list[SupportingMovement]:
+        links = self._involves.get(action_id or "", [])
+        if not links:
+            return []
+        if action_id not in self._movement_text:
+            self._movement_text[action_id] = F.normalize(self.run.text_embeddings([n for _, n, _ in links]), dim=-1)
+        sims = self._movement_text[action_id] @ F.normalize(clip_embedding, dim=-1)
+        order = sims.argsort(descending=True)[: self.movements].tolist()
+        return [SupportingMovement(movement=links[i][1], id=links[i][0], similarity=round(float(sims[i]), 4),
+                                   support=links[i][2]) for i in order]
+
+    def __call__(self, clips: list[Path], batch_size: int = 16) -> list[ClipResult]:
+        results = [ClipResult(clip=str(c)) for c in clips]
+        specs: list[tuple[int, ClipSpec]] = []
+        for i, clip in enumerate(clips):
+            try:
+                if not clip.exists():
+                    raise VideoError("no such file")
+                if not clip.is_file():
+                    raise VideoError("not a file")
+                info = probe_video(clip)
+                specs.append((i, ClipSpec(str(clip), info.frames, info.width, info.height)))
+            except VideoError as error:
+                results[i].error = str(error)
+        for start in range(0, len(specs), batch_size):
+            self._score(specs[start : start + batch_size], results)
+        return results
+
+    def _score(self, chunk: list[tuple[int, ClipSpec]], results: list[ClipResult]) -> None:
         frames, kept = [], []
         for i, spec in chunk:
             try:
-                frames.append(decoder.decode(spec))
+                frames.append(self.decoder.decode(spec))
                 kept.append(i)
             except Exception as error:  # decord failing on a file PyAV could open
                 results[i].error = f"cannot decode: {' '.join(str(error).split())[:160]}"
         if not frames:
-            continue
+            return
+        run, classes = self.run, self.classes
         with torch.no_grad():
             video = run.model.encode_video(torch.stack(frames).to(run.device)).float()
             scores = run.model.class_scores(video, classes.embeddings.to(run.device))
         for row, i in enumerate(kept):
-            top = scores.s_output[row].topk(min(k, len(classes.names))).indices.tolist()
+            top = scores.s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
             results[i].top = [
                 ActionScore(action=classes.names[c], id=classes.ids[c], score=round(float(scores.s_output[row, c]), 4),
                             s_mm=round(float(scores.s_mm[row, c]), 4), s_tri=round(float(scores.s_tri[row, c]), 4))
                 for c in top
             ]
-            results[i].movements = supporting_movements(run, store, classes.ids[top[0]], video[row], movements)
-    return results
+            results[i].movements = self.supporting(classes.ids[top[0]], video[row])
+
+
+def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
+             movements: int = 5, batch_size: int = 16) -> list[ClipResult]:
+    """Classify clips with a run (a `Classifier` made for this one call)."""
+    return Classifier(run, store, k=k, movements=movements)(clips, batch_size)

@@ -57,7 +57,7 @@ def main() -> None:
 
     config = load_config(args.config, args.overrides + ["write_embeddings=false"])
     graph = dataset(args.data, args.classes, args.per_class)
-    runtime = setup_runtime(config.device)
+    runtime = setup_runtime(config.device, config.data.workers)
     store = EmbeddedGraphStore(graph)
     data = TripletSampler(store).load(seed=config.seed)
     model, backbone = build_model(config)
