@@ -10,6 +10,8 @@ synthetic set, so nothing is downloaded.
 
 from __future__ import annotations
 
+import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
 import argparse
 import json
 import os

@@ -11,6 +11,8 @@ training loop end to end (clips/s as `kgtoolkit train` reports it), and the rati
 
 from __future__ import annotations
 
+import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
 import argparse
 import json
 import os
@@ -57,7 +59,7 @@ def main() -> None:
 
     config = load_config(args.config, args.overrides + ["write_embeddings=false"])
     graph = dataset(args.data, args.classes, args.per_class)
-    runtime = setup_runtime(config.device, config.data.workers)
+    runtime = setup_runtime(config.device)
     store = EmbeddedGraphStore(graph)
     data = TripletSampler(store).load(seed=config.seed)
     model, backbone = build_model(config)

@@ -13,6 +13,8 @@ loader's clips/s with N workers on a synthetic set generated on the spot (decord
 
 from __future__ import annotations
 
+import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
 import argparse
 import json
 import tempfile

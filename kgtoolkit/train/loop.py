@@ -173,7 +173,7 @@ def train(
     on_epoch: StepCallback | None = None,
     stop_after_epoch: int | None = None,
 ) -> TrainResult:
-    runtime = setup_runtime(config.device, config.data.workers)
+    runtime = setup_runtime(config.device)
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     state = load_checkpoint(ckpt_dir / "last.pt") if resume else None

@@ -31,15 +31,7 @@ class Runtime:
         return torch.bfloat16 if self.device.type == "cuda" else None
 
 
-def cpu_threads(loader_workers: int) -> int:
-    """Intra-op threads for a CPU run: one core is left to the clip loader's workers. On a small
-    machine, OpenMP threads that share cores with busy workers spin at every barrier: measured on
-    2 cores (pipelines/bench_train.py), 2 threads under load made a step ~10x slower than 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - (1 if loader_workers > 0 else 0))
-
-
-def setup_runtime(device: str = "auto", loader_workers: int = 0) -> Runtime:
+def setup_runtime(device: str = "auto") -> Runtime:
     """Single process, or the process group torchrun describes (nccl on GPUs, gloo on CPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -50,8 +42,6 @@ def setup_runtime(device: str = "auto", loader_workers: int = 0) -> Runtime:
         dev = torch.device("cuda", local)
     else:
         dev = torch.device("cpu")
-        if "OMP_NUM_THREADS" not in os.environ:
-            torch.set_num_threads(max(1, cpu_threads(loader_workers) // max(1, world)))
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
     return Runtime(dev, rank, world)
