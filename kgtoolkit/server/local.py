@@ -22,7 +22,7 @@ import socket
 import subprocess
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from kgtoolkit.errors import ServerError
@@ -282,14 +282,6 @@ class LocalNeo4j:
         ])
 
 
-def runtime_summary(server: LocalNeo4j) -> dict | None:
-    """What the cache holds for this version (jar count, bytes, first resolution time)."""
-    try:
-        return json.loads((server.runtime_dir / ".complete").read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _require_java() -> str:
     java = shutil.which("java")
     if not java:
@@ -370,6 +362,3 @@ def _file_lock(path: Path):
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
-
-def as_dict(info: ServerInfo) -> dict:
-    return asdict(info)
