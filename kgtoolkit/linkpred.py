@@ -1,0 +1,532 @@
+"""Link prediction: data protocols, the Triplet Encoder on id embeddings, and one filtered evaluator.
+
+- `LinkPredData`: integer triples split into train/valid/test, with the sides to rank and, for a
+  typed graph, the candidate entities of each (side, relation).
+- `release_protocol_video_action` / `release_protocol_involves`: the KG-CLIP release graph, read
+  from a graph store, as the two protocols of pipelines/eval_linkpred.py; `pykeen_dataset`: PyKEEN's
+  bundled Nations / UMLS / Kinships (PyKEEN is imported lazily: a benchmark dependency only).
+- `TripletLinkPredictor`: entities as learned id embeddings fed as head and tail into kgtoolkit's
+  `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t) of the sequence [h, r1, r2, t];
+  `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails, both directions via
+  the encoder's inverse relations; or the authors' in-batch KL loss).
+- `evaluate`: every model hands over a score function; the same code filters the other true
+  answers, drops non-candidates, and ranks (realistic rank: ties count half), either with PyKEEN's
+  `RankBasedEvaluator` or with `rank_metrics`, which computes the same numbers without PyKEEN.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.graph import GraphStore
+from kgtoolkit.model.losses import same_target_labels, symmetric_kl
+from kgtoolkit.model.triplet import TripletEncoder
+
+# Relation ids as kgtoolkit's sampler and model number them (kgclip.py REL_VB, REL_AB, REL_VA).
+EXHIBITS, INVOLVES, SHOWS = 0, 1, 2
+RELEASE_RELATIONS = ["EXHIBITS", "INVOLVES", "SHOWS"]
+SIDES = ("head", "tail")
+PYKEEN_DATASETS = ("nations", "umls", "kinships")
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+@dataclass
+class LinkPredData:
+    """Triples (N, 3) of int64 (head, relation, tail). `candidates[(side, relation)]` lists the
+    entities a query of that side may answer with (absent: every entity)."""
+
+    name: str
+    entities: list[str]
+    relations: list[str]
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    sides: tuple[str, ...] = SIDES
+    candidates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_entities(self) -> int:
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+    def split(self, name: str) -> np.ndarray:
+        return {"train": self.train, "valid": self.valid, "test": self.test}[name]
+
+    def all_true(self) -> np.ndarray:
+        return np.concatenate([self.train, self.valid, self.test])
+
+
+def _triples(rows: list[tuple[int, int, int]]) -> np.ndarray:
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def pykeen_dataset(name: str) -> LinkPredData:
+    """One of PyKEEN's bundled small datasets (their files ship inside the package: no download)."""
+    from pykeen import datasets
+
+    classes = {"nations": datasets.Nations, "umls": datasets.UMLS, "kinships": datasets.Kinships}
+    if name not in classes:
+        raise ConfigurationError(f"unknown PyKEEN dataset {name!r}: choose from {', '.join(classes)}")
+    ds = classes[name]()
+    entities = sorted(ds.entity_to_id, key=ds.entity_to_id.get)
+    relations = sorted(ds.relation_to_id, key=ds.relation_to_id.get)
+    parts = [ds.training, ds.validation, ds.testing]
+    train, valid, test = (p.mapped_triples.numpy().astype(np.int64) for p in parts)
+    return LinkPredData(name=name.capitalize() if name != "umls" else "UMLS", entities=entities,
+                        relations=relations, train=train, valid=valid, test=test)
+
+
+@dataclass
+class ReleaseGraph:
+    """The parts of an ingested KG-CLIP release graph that link prediction needs (node ids)."""
+
+    actions: list[str]
+    movements: list[str]
+    videos: list[str]
+    names: dict[str, str]
+    split: dict[str, str]  # video -> `split` (train / val / test: 8:2 with val carved from train)
+    split82: dict[str, str]  # video -> train / test
+    shows: dict[str, str]  # video -> action
+    exhibits: list[tuple[str, str]]  # (video, movement)
+    involves: list[tuple[str, str, int]]  # (action, movement, trainVideos)
+
+
+def read_release_graph(store: GraphStore) -> ReleaseGraph:
+    """Nodes and SHOWS / EXHIBITS / INVOLVES edges, read page by page from either store."""
+    def nodes(label: str) -> dict[str, dict]:
+        return {n.id: dict(n.props) for page in store.iter_nodes(label) for n in page}
+
+    def rels(rel_type: str):
+        return [r for page in store.iter_relationships(rel_type) for r in page]
+
+    actions, movements, videos = nodes("Action"), nodes("BodyMovement"), nodes("Video")
+    if not actions or not videos:
+        raise ConfigurationError(f"{store.uri} holds no Action or Video nodes: run `kgtoolkit ingest` on the release first")
+    if not any("split82" in p for p in videos.values()):
+        raise ConfigurationError(f"{store.uri}: videos have no `split82`: ingest the KG-CLIP release folder")
+    names = {i: str(p.get("name", i)) for d in (actions, movements, videos) for i, p in d.items()}
+    return ReleaseGraph(
+        actions=sorted(actions, key=lambda a: (actions[a].get("classIndex", 0), a)),
+        movements=sorted(movements), videos=sorted(videos), names=names,
+        split={v: str(p.get("split", "unknown")) for v, p in videos.items()},
+        split82={v: str(p.get("split82", "unknown")) for v, p in videos.items()},
+        shows={r.src: r.dst for r in rels("SHOWS")},
+        exhibits=[(r.src, r.dst) for r in rels("EXHIBITS")],
+        involves=[(r.src, r.dst, int(r.props.get("trainVideos") or 0)) for r in rels("INVOLVES")],
+    )
+
+
+def release_entities(graph: ReleaseGraph) -> tuple[list[str], dict[str, int]]:
+    """Entity order: actions, then movements, then videos."""
+    ids = graph.actions + graph.movements + graph.videos
+    return ids, {e: i for i, e in enumerate(ids)}
+
+
+def release_protocol_video_action(graph: ReleaseGraph) -> LinkPredData:
+    """Protocol (a): video -> action on the 8:2 split, tail side, candidates the actions.
+
+    Train: SHOWS of the `train` videos (8:2 training minus the carved `val` videos, which are the
+    validation queries), EXHIBITS of every video (test videos included: annotations, used as
+    input), and only the INVOLVES edges that some 8:2 training video shows (trainVideos > 0).
+    Test: SHOWS of the 8:2 test videos, whose own SHOWS edges are hidden."""
+    ids, index = release_entities(graph)
+    by_split: dict[str, list] = defaultdict(list)
+    for video, action in sorted(graph.shows.items()):
+        split = graph.split82.get(video)
+        part = "test" if split == "test" else ("valid" if graph.split.get(video) == "val" else split)
+        by_split[part].append((index[video], SHOWS, index[action]))
+    exhibits = [(index[v], EXHIBITS, index[m]) for v, m in graph.exhibits]
+    involves = [(index[a], INVOLVES, index[m]) for a, m, n in graph.involves if n > 0]
+    test_videos = {h for h, _, _ in by_split["test"]}
+    with_movements = {h for h, _, _ in exhibits}
+    actions = np.asarray([index[a] for a in graph.actions], dtype=np.int64)
+    return LinkPredData(
+        name="KG-CLIP (a) video->action", entities=[graph.names[e] for e in ids], relations=RELEASE_RELATIONS,
+        train=_triples(by_split["train"] + exhibits + involves), valid=_triples(by_split["valid"]),
+        test=_triples(by_split["test"]), sides=("tail",), candidates={("tail", SHOWS): actions},
+        notes=[
+            f"train: SHOWS of {len(by_split['train'])} training videos, EXHIBITS of all videos ({len(exhibits)}, "
+            f"test videos' included: they come from annotations), INVOLVES with trainVideos > 0 "
+            f"({len(involves)} of {len(graph.involves)})",
+            f"valid: {len(by_split['valid'])} videos carved from 8:2 training (split=val); test: "
+            f"{len(test_videos)} videos, {len(test_videos - with_movements)} of them with no EXHIBITS edge",
+            f"tail prediction of SHOWS, ranked among the {len(actions)} actions",
+        ],
+    )
+
+
+def release_protocol_involves(graph: ReleaseGraph, seed: int = 0) -> LinkPredData:
+    """Protocol (b): held-out INVOLVES edges, 80/10/10 by a seeded permutation; both sides (the
+    movements of an action, the actions of a movement). Train keeps every SHOWS and EXHIBITS."""
+    ids, index = release_entities(graph)
+    involves = sorted((index[a], INVOLVES, index[m]) for a, m, _ in graph.involves)
+    order = np.random.default_rng(seed).permutation(len(involves))
+    n_train, n_valid = round(0.8 * len(involves)), round(0.1 * len(involves))
+    pick = [involves[i] for i in order]
+    shows = [(index[v], SHOWS, index[a]) for v, a in sorted(graph.shows.items())]
+    exhibits = [(index[v], EXHIBITS, index[m]) for v, m in graph.exhibits]
+    return LinkPredData(
+        name="KG-CLIP (b) INVOLVES", entities=[graph.names[e] for e in ids], relations=RELEASE_RELATIONS,
+        train=_triples(shows + exhibits + pick[:n_train]), valid=_triples(pick[n_train : n_train + n_valid]),
+        test=_triples(pick[n_train + n_valid :]),
+        candidates={("tail", INVOLVES): np.asarray([index[m] for m in graph.movements], dtype=np.int64),
+                    ("head", INVOLVES): np.asarray([index[a] for a in graph.actions], dtype=np.int64)},
+        notes=[f"INVOLVES {len(involves)} edges split 80/10/10 (seed {seed}): {n_train}/{n_valid}/"
+               f"{len(involves) - n_train - n_valid}; train also holds all {len(shows)} SHOWS and {len(exhibits)} "
+               "EXHIBITS; both sides, ranked among the movements (tail) / actions (head)"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation: one masking and ranking path for every model
+# --------------------------------------------------------------------------------------------
+# score_fn(anchors, relations, side, candidates) -> (n, num_entities) scores of the queries
+# (anchor, relation, ?) for side "tail" (anchor = head) or (?, relation, anchor) for side "head";
+# columns outside `candidates` (when given) are ignored, so they need not be computed.
+ScoreFn = Callable[[torch.Tensor, torch.Tensor, str, torch.Tensor | None], torch.Tensor]
+
+
+def true_answers(data: LinkPredData) -> dict[tuple[str, int, int], set[int]]:
+    """(side, anchor, relation) -> every true answer in train, valid and test (for filtering)."""
+    answers: dict[tuple[str, int, int], set[int]] = defaultdict(set)
+    for h, r, t in data.all_true().tolist():
+        answers["tail", h, r].add(t)
+        answers["head", t, r].add(h)
+    return answers
+
+
+def masked_scores(scores: torch.Tensor, queries: np.ndarray, side: str, data: LinkPredData,
+                  answers: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Filtered scores: NaN for the other true answers and for non-candidates (both excluded from
+    the ranking, as PyKEEN's filtering does); returns (scores, true scores (n, 1))."""
+    scores = scores.detach().float().cpu().clone()
+    col = 2 if side == "tail" else 0
+    anchor_col = 0 if side == "tail" else 2
+    rows = torch.arange(len(queries))
+    truth = torch.as_tensor(queries[:, col])
+    true_scores = scores[rows, truth].clone()[:, None]
+    for relation in np.unique(queries[:, 1]).tolist():
+        allowed = data.candidates.get((side, relation))
+        if allowed is not None:
+            keep = torch.zeros(scores.shape[1], dtype=torch.bool)
+            keep[torch.as_tensor(allowed)] = True
+            sel = torch.as_tensor(queries[:, 1] == relation)
+            scores[sel.nonzero()[:, 0][:, None], (~keep).nonzero()[:, 0][None, :]] = float("nan")
+    for i, (anchor, relation, target) in enumerate(zip(queries[:, anchor_col], queries[:, 1], queries[:, col])):
+        others = [e for e in answers[side, int(anchor), int(relation)] if e != target]
+        if others:
+            scores[i, others] = float("nan")
+    scores[rows, truth] = true_scores[:, 0]
+    return scores, true_scores
+
+
+def realistic_ranks(scores: torch.Tensor, true_scores: torch.Tensor) -> torch.Tensor:
+    """1 + (# better) + (# tied others) / 2, NaN entries ignored: PyKEEN's realistic rank."""
+    optimistic = (scores > true_scores).sum(dim=1) + 1
+    pessimistic = (scores >= true_scores).sum(dim=1)
+    return (optimistic + pessimistic).double() / 2
+
+
+def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """MRR and Hits@1/3/10 of realistic ranks (a fractional rank 1.5 is not a hit at 1)."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return {"mrr": float(np.mean(1.0 / ranks)), **{f"hits@{k}": float(np.mean(ranks <= k)) for k in (1, 3, 10)},
+            "queries": int(ranks.size)}
+
+
+def query_scores(score_fn: ScoreFn, data: LinkPredData, split: str, batch: int = 512):
+    """Yield (side, queries, masked scores, true scores) over the split, in batches."""
+    answers = true_answers(data)
+    triples = data.split(split)
+    for side in data.sides:
+        anchor_col = 0 if side == "tail" else 2
+        for start in range(0, len(triples), batch):
+            q = triples[start : start + batch]
+            candidates = None
+            relations = np.unique(q[:, 1])
+            allowed = [data.candidates.get((side, int(r))) for r in relations]
+            if all(a is not None for a in allowed):
+                candidates = torch.as_tensor(np.unique(np.concatenate(allowed)))
+            raw = score_fn(torch.as_tensor(q[:, anchor_col]), torch.as_tensor(q[:, 1]), side, candidates)
+            scores, true_scores = masked_scores(raw, q, side, data, answers)
+            yield side, q, scores, true_scores
+
+
+def evaluate(score_fn: ScoreFn, data: LinkPredData, split: str = "test", backend: str = "pykeen") -> dict:
+    """Filtered rank-based metrics of both sides together ("both"), and per side.
+    backend "pykeen": PyKEEN's RankBasedEvaluator on the masked scores; "own": `rank_metrics`."""
+    per_side: dict[str, list[np.ndarray]] = defaultdict(list)
+    evaluator = None
+    if backend == "pykeen":
+        from pykeen.evaluation import RankBasedEvaluator
+
+        evaluator = RankBasedEvaluator(filtered=True)
+    for side, q, scores, true_scores in query_scores(score_fn, data, split):
+        if evaluator is not None:
+            evaluator.process_scores_(hrt_batch=torch.as_tensor(q), target=side, scores=scores, true_scores=true_scores)
+        per_side[side].append(realistic_ranks(scores, true_scores).numpy())
+    ranks = {side: np.concatenate(parts) for side, parts in per_side.items()}
+    if evaluator is None:
+        out = rank_metrics(np.concatenate(list(ranks.values())))
+        out.update({f"{s}.mrr": rank_metrics(r)["mrr"] for s, r in ranks.items()})
+        return out
+    result = evaluator.finalize()
+
+    def metric(side: str, name: str) -> float:
+        return float(result.get_metric(f"{side}.realistic.{name}"))
+
+    out = {"mrr": metric("both", "inverse_harmonic_mean_rank"),
+           **{f"hits@{k}": metric("both", f"hits_at_{k}") for k in (1, 3, 10)},
+           "queries": int(sum(r.size for r in ranks.values()))}
+    out.update({f"{s}.mrr": metric(s, "inverse_harmonic_mean_rank") for s in ranks})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The Triplet Encoder as a link predictor
+# --------------------------------------------------------------------------------------------
+class TripletLinkPredictor(nn.Module):
+    """Entity id embeddings (dim D) -> kgtoolkit's TripletEncoder -> scale * cos(x_h, x_t).
+
+    Relation r < R is the forward relation; r + R its inverse: a head query (?, r, t) is scored as
+    the tail query (t, r + R, ?), which is how the encoder learns both directions."""
+
+    def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 3, dropout: float = 0.1,
+                 scale: float = 10.0, learn_scale: bool = True, init_std: float = 1.0):
+        super().__init__()
+        self.num_relations = num_relations
+        self.entities = nn.Embedding(num_entities, dim)
+        nn.init.normal_(self.entities.weight, std=init_std)
+        self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(scale)), requires_grad=learn_scale)
+
+    @property
+    def scale(self) -> torch.Tensor:
+        return self.log_scale.exp().clamp(max=100.0)
+
+    def encode(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor):
+        """x_h, x_t of the sequences [anchor, r, target]: anchors/relations (n,), targets (n, k) -> (n, k, D)."""
+        n, k = targets.shape
+        head = self.entities(anchors)[:, None, :].expand(n, k, -1).reshape(n * k, -1)
+        tail = self.entities(targets).reshape(n * k, -1)
+        x_h, x_t = self.encoder(head, relations[:, None].expand(n, k).reshape(-1), tail)
+        return x_h.view(n, k, -1), x_t.view(n, k, -1)
+
+    def pair_scores(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """scale * cos(x_h, x_t) of each (anchor, relation, target[j]) sequence: (n, k)."""
+        x_h, x_t = self.encode(anchors, relations, targets)
+        return self.scale * F.cosine_similarity(x_h, x_t, dim=-1)
+
+    @torch.no_grad()
+    def score_fn(self, num_entities: int, both_directions: bool = False, chunk: int = 16384) -> ScoreFn:
+        """A `ScoreFn` for `evaluate`: one sequence per (query, candidate), nothing shared across a
+        batch. both_directions: average the scores of [h, r, t] and [t, r_inverse, h]."""
+        R = self.num_relations
+
+        def directed(anchors, rel, cands):
+            out = self.pair_scores(anchors, rel, cands[None, :].expand(len(anchors), -1))
+            if both_directions:
+                n, m = len(anchors), len(cands)
+                inverse = ((rel[:, None] + R) % (2 * R)).expand(n, m).reshape(-1)
+                back = self.pair_scores(cands.repeat(n), inverse, anchors[:, None].expand(n, m).reshape(-1, 1))
+                out = (out + back.view(n, m)) / 2
+            return out
+
+        def scores(anchors, relations, side, candidates):
+            self.eval()
+            cands = torch.arange(num_entities) if candidates is None else candidates
+            rel = relations + (R if side == "head" else 0)
+            out = torch.full((len(anchors), num_entities), float("nan"))
+            per = max(1, chunk // len(cands))
+            for s in range(0, len(anchors), per):
+                out[s : s + per, cands] = directed(anchors[s : s + per], rel[s : s + per], cands)
+            return out
+
+        return scores
+
+
+@dataclass
+class TripletConfig:
+    """Training of `TripletLinkPredictor`. loss: "softmax" = cross-entropy of the true tail against
+    `negatives` corrupted tails (PyKEEN's sLCWA + CrossEntropyLoss), "kl" = the authors' in-batch KL
+    contrastive loss (kgtoolkit.model.losses.symmetric_kl), "both" = their sum. sampler: "uniform"
+    draws corrupted tails from every entity, "typed" from the entities seen in that slot of the
+    relation in training (PyKEEN's PseudoTypedNegativeSampler)."""
+
+    dim: int = 64
+    layers: int = 3
+    dropout: float = 0.1
+    epochs: int = 20
+    batch_size: int = 128
+    negatives: int = 16
+    sampler: str = "uniform"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "softmax"
+    scale: float = 10.0
+    init_std: float = 1.0
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+
+class NegativeTails:
+    """Corrupted tails for directed relations (r < R forward, r + R inverse), uniform or pseudo-typed."""
+
+    def __init__(self, train: np.ndarray, num_entities: int, num_relations: int, typed: bool):
+        self.num_entities = num_entities
+        self.pools = None
+        if typed:
+            pools = [np.unique(train[train[:, 1] == r, 2]) for r in range(num_relations)]
+            pools += [np.unique(train[train[:, 1] == r, 0]) for r in range(num_relations)]
+            self.sizes = torch.as_tensor([max(1, len(p)) for p in pools])
+            self.offsets = torch.as_tensor(np.cumsum([0] + [len(p) for p in pools])[:-1])
+            self.pools = torch.as_tensor(np.concatenate(pools))
+
+    def sample(self, relations: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+        if self.pools is None:
+            return torch.randint(self.num_entities, (len(relations), k), generator=gen)
+        u = torch.rand(len(relations), k, generator=gen)
+        index = (u * self.sizes[relations, None]).long() + self.offsets[relations, None]
+        return self.pools[index]
+
+
+def _softmax_loss(model: TripletLinkPredictor, anchors, relations, targets, negatives: torch.Tensor,
+                  label_smoothing: float) -> torch.Tensor:
+    scores = model.pair_scores(anchors, relations, torch.cat([targets[:, None], negatives], dim=1))
+    false_negative = torch.cat([torch.zeros_like(targets[:, None], dtype=torch.bool), negatives == targets[:, None]], 1)
+    return F.cross_entropy(scores.masked_fill(false_negative, float("-inf")), torch.zeros_like(targets),
+                           label_smoothing=label_smoothing)
+
+
+def _kl_loss(model: TripletLinkPredictor, anchors, relations, targets) -> torch.Tensor:
+    """The authors' loss: x_h of one true sequence against x_t of the others; same tail = positive."""
+    x_h, x_t = model.encode(anchors, relations, targets[:, None])
+    return symmetric_kl(x_h[:, 0], x_t[:, 0], same_target_labels(targets), model.scale)
+
+
+def train_triplet(data: LinkPredData, cfg: TripletConfig,
+                  on_epoch: Callable[[int, float], None] | None = None) -> tuple[TripletLinkPredictor, float]:
+    """Train on `data.train` (every triple forward and inverse each epoch); returns (model, seconds)."""
+    torch.manual_seed(cfg.seed)
+    model = TripletLinkPredictor(data.num_entities, data.num_relations, cfg.dim, cfg.layers, cfg.dropout,
+                                 cfg.scale, init_std=cfg.init_std)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = NegativeTails(data.train, data.num_entities, data.num_relations, typed=cfg.sampler == "typed")
+    triples = torch.as_tensor(data.train)
+    R = data.num_relations
+    started = time.perf_counter()
+    model.train()
+    for epoch in range(cfg.epochs):
+        total = 0.0
+        order = torch.randperm(len(triples), generator=gen)
+        for start in range(0, len(triples), cfg.batch_size):
+            h, r, t = triples[order[start : start + cfg.batch_size]].unbind(1)
+            anchors, relations, targets = torch.cat([h, t]), torch.cat([r, r + R]), torch.cat([t, h])
+            loss = torch.zeros(())
+            if cfg.loss in ("softmax", "both"):
+                negatives = sampler.sample(relations, cfg.negatives, gen)
+                loss = loss + _softmax_loss(model, anchors, relations, targets, negatives, cfg.label_smoothing)
+            if cfg.loss in ("kl", "both"):
+                loss = loss + (_kl_loss(model, h, r, t) + _kl_loss(model, t, r + R, h)) / 2
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+        if on_epoch:
+            on_epoch(epoch, total)
+    model.eval()
+    return model, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------
+# Graph heuristics (floors): score functions read from the training triples only
+# --------------------------------------------------------------------------------------------
+def _neighbours(triples: np.ndarray, relation: int) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = defaultdict(set)
+    for h, _, t in triples[triples[:, 1] == relation].tolist():
+        out[h].add(t)
+    return out
+
+
+def _class_prior(data: LinkPredData) -> torch.Tensor:
+    """Share of training SHOWS edges per action, in [0, 1): added to integer scores it only breaks ties,
+    and it is the whole score of a video that has no movement."""
+    prior = torch.zeros(data.num_entities)
+    shows = data.train[data.train[:, 1] == SHOWS]
+    counts = np.bincount(shows[:, 2], minlength=data.num_entities)
+    prior += torch.as_tensor(counts / (counts.sum() + 1.0), dtype=torch.float32)
+    return prior
+
+
+def heuristic_involves_overlap(data: LinkPredData) -> ScoreFn:
+    """(a): score(v, a) = |INVOLVES(a) & EXHIBITS(v)| (+ class prior as tie-break / fallback)."""
+    involves, exhibits, prior = _neighbours(data.train, INVOLVES), _neighbours(data.train, EXHIBITS), _class_prior(data)
+
+    def scores(anchors, relations, side, candidates):
+        out = prior.repeat(len(anchors), 1)
+        for i, v in enumerate(anchors.tolist()):
+            moves = exhibits.get(v, set())
+            for a, inv in involves.items():
+                out[i, a] += len(inv & moves)
+        return out
+
+    return scores
+
+
+def heuristic_nearest_videos(data: LinkPredData, k: int = 10) -> ScoreFn:
+    """(a): votes of the k training videos sharing the most movements with v (at least one shared),
+    + class prior as tie-break / fallback."""
+    exhibits, prior = _neighbours(data.train, EXHIBITS), _class_prior(data)
+    label = {h: t for h, _, t in data.train[data.train[:, 1] == SHOWS].tolist()}
+    train_videos = [(u, exhibits[u]) for u in sorted(label) if exhibits.get(u)]
+
+    def scores(anchors, relations, side, candidates):
+        out = prior.repeat(len(anchors), 1)
+        for i, v in enumerate(anchors.tolist()):
+            moves = exhibits.get(v, set())
+            if not moves:
+                continue
+            shared = sorted(((len(moves & m), u) for u, m in train_videos if u != v), key=lambda x: (-x[0], x[1]))
+            for n, u in shared[:k]:
+                if n > 0:
+                    out[i, label[u]] += 1
+        return out
+
+    return scores
+
+
+def heuristic_movement_frequency(data: LinkPredData, videos: set[int] | None = None) -> ScoreFn:
+    """(b): score(a, m) = how many of the action's videos in the training graph (or only those in
+    `videos`) exhibit m; both sides read the same counts."""
+    count: dict[tuple[int, int], int] = defaultdict(int)
+    exhibits = _neighbours(data.train, EXHIBITS)
+    for v, _, a in data.train[data.train[:, 1] == SHOWS].tolist():
+        if videos is None or v in videos:
+            for m in exhibits.get(v, ()):
+                count[a, m] += 1
+
+    def scores(anchors, relations, side, candidates):
+        out = torch.zeros(len(anchors), data.num_entities)
+        for i, x in enumerate(anchors.tolist()):
+            for c in candidates.tolist():
+                out[i, c] = count.get((x, c) if side == "tail" else (c, x), 0)
+        return out
+
+    return scores

@@ -1,0 +1,309 @@
+"""Link prediction: the Triplet Encoder beside PyKEEN's TransE, DistMult, RotatE and TransR.
+
+One run trains and evaluates every model on every dataset, with the same embedding budget (D real
+numbers per entity: RotatE gets D/2 complex dimensions), the same number of epochs, the same batch
+size, the same number of uniformly sampled negatives per positive, the same loss (softmax
+cross-entropy of the positive against its negatives: PyKEEN's sLCWA + CrossEntropyLoss, and the
+same loss in kgtoolkit.linkpred.train_triplet), seeded; and one evaluator for all of them:
+kgtoolkit.linkpred.evaluate feeds every model's filtered score matrix to PyKEEN's
+RankBasedEvaluator (realistic ranks, i.e. ties count half), and checks that kgtoolkit's own rank
+code gives the same numbers.
+
+Datasets:
+  nations, umls, kinships  PyKEEN's bundled sets (their files ship inside the package: no download);
+                           both sides, ranked among all entities.
+  kgclip-a                 KG-CLIP release graph, protocol (a): video -> action on the 8:2 split
+                           (tail side, ranked among the 24 actions; see release_protocol_video_action).
+  kgclip-b                 KG-CLIP release graph, protocol (b): held-out INVOLVES edges 80/10/10
+                           (both sides; see release_protocol_involves).
+The release graph is read from the graph store --graph; without it the release folder (--release)
+is ingested into a temporary embedded store first. Graph heuristics run on kgclip-a / kgclip-b as
+floors, through the same evaluator.
+
+    .venv/bin/python pipelines/eval_linkpred.py                  # the whole benchmark
+    .venv/bin/python pipelines/eval_linkpred.py --quick          # 2 epochs, a smoke test
+    .venv/bin/python pipelines/eval_linkpred.py --datasets umls --models triplet --te-loss kl   # an ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from kgtoolkit.graph import open_graph  # noqa: E402
+from kgtoolkit.linkpred import (  # noqa: E402
+    PYKEEN_DATASETS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
+    heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
+    release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
+)
+
+DATASETS = (*PYKEEN_DATASETS, "kgclip-a", "kgclip-b")
+PYKEEN_MODELS = ("transe", "distmult", "rotate", "transr")
+MODELS = ("triplet", *PYKEEN_MODELS)
+MODEL_NAMES = {"triplet": "Triplet Encoder", "transe": "TransE", "distmult": "DistMult", "rotate": "RotatE",
+               "transr": "TransR"}
+# Adam learning rates, chosen on the validation splits of all five datasets (sweep of 1e-3, 3e-3, 1e-2,
+# 3e-2 at 30 epochs; BENCHMARKS.md, "Link prediction").
+LEARNING_RATES = {"triplet": 1e-2, "transe": 1e-2, "distmult": 3e-2, "rotate": 3e-2, "transr": 3e-3}
+DEFAULT_RELEASE = REPO.parent / "shared" / "data" / "kg_clip_release"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    p.add_argument("--models", nargs="+", choices=(*MODELS, "heuristics"), default=[*MODELS, "heuristics"],
+                   help="heuristics run on the KG-CLIP datasets only")
+    p.add_argument("--epochs", type=int, default=30, help="the same for every model")
+    p.add_argument("--dim", type=int, default=32, help="real numbers per entity embedding, every model")
+    p.add_argument("--negatives", type=int, default=16, help="uniform negatives per positive, every model")
+    p.add_argument("--sampler", choices=("uniform", "typed"), default="uniform",
+                   help="negatives from every entity, or pseudo-typed (entities seen in that slot of the relation), every model")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, help="Adam learning rate of every model (default: each model's, LEARNING_RATES)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--te-loss", choices=("softmax", "kl", "both"), default="softmax",
+                   help="Triplet Encoder loss: sLCWA softmax, the authors' in-batch KL, or both")
+    p.add_argument("--te-layers", type=int, default=1, help="transformer layers (the authors use 3)")
+    p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
+    p.add_argument("--te-both-directions", action="store_true",
+                   help="score a Triplet Encoder triple as the mean of [h, r, t] and [t, r_inverse, h]")
+    p.add_argument("--pykeen-loss", choices=("softmax", "default"), default="softmax",
+                   help="softmax: CrossEntropyLoss as the Triplet Encoder; default: each model's PyKEEN default")
+    p.add_argument("--knn", type=int, default=100,
+                   help="neighbours of the nearest-videos heuristic (100: best of 1-3000 on validation)")
+    p.add_argument("--split", choices=("test", "valid"), default="test", help="the split evaluated")
+    p.add_argument("--graph", help="graph store holding an ingested KG-CLIP release (default: ingest --release into a temp store)")
+    p.add_argument("--release", type=Path, default=DEFAULT_RELEASE)
+    p.add_argument("--involves-seed", type=int, default=0, help="seed of protocol (b)'s 80/10/10 split")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
+    p.add_argument("--quick", action="store_true", help="2 epochs: checks that everything runs")
+    p.add_argument("--json", type=Path, help="write every figure here")
+    p.add_argument("--plot", type=Path, default=REPO / "pipelines" / "plots" / "linkpred_mrr.png")
+    p.add_argument("--no-plot", action="store_true")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs = 2
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+def load_release(args: argparse.Namespace) -> ReleaseGraph:
+    if args.graph:
+        with open_graph(args.graph) as store:
+            return read_release_graph(store)
+    from kgtoolkit.ingest import ingest
+
+    with tempfile.TemporaryDirectory(prefix="kgt-linkpred-") as tmp:
+        with open_graph(str(Path(tmp) / "graph")) as store:
+            report = ingest(args.release, store)
+            print(f"ingested {args.release} into a temporary embedded store ({report.seconds:.1f} s)", flush=True)
+            return read_release_graph(store)
+
+
+def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int]]:
+    """The datasets asked for, and (for a heuristic of protocol (b)) the entity ids of the 8:2
+    training videos."""
+    out = [pykeen_dataset(name) for name in args.datasets if name in PYKEEN_DATASETS]
+    train82: set[int] = set()
+    if {"kgclip-a", "kgclip-b"} & set(args.datasets):
+        graph = load_release(args)
+        if "kgclip-a" in args.datasets:
+            out.append(release_protocol_video_action(graph))
+        if "kgclip-b" in args.datasets:
+            out.append(release_protocol_involves(graph, args.involves_seed))
+        ids, _ = release_entities(graph)
+        train82 = {i for i, e in enumerate(ids) if graph.split82.get(e) == "train"}
+    return out, train82
+
+
+# --------------------------------------------------------------------------------------------
+# Models: each returns (score function, training seconds)
+# --------------------------------------------------------------------------------------------
+def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
+    from pykeen.losses import CrossEntropyLoss
+    from pykeen.models import model_resolver
+    from pykeen.training import SLCWATrainingLoop
+    from pykeen.triples import CoreTriplesFactory
+    from pykeen.utils import set_random_seed
+
+    set_random_seed(seed)
+    factory = CoreTriplesFactory.create(mapped_triples=torch.as_tensor(data.train),
+                                        num_entities=data.num_entities, num_relations=data.num_relations)
+    kwargs: dict = {"embedding_dim": args.dim // 2 if name == "rotate" else args.dim}
+    if name == "transr":
+        kwargs["relation_dim"] = args.dim
+    if args.pykeen_loss == "softmax":
+        kwargs["loss"] = CrossEntropyLoss()
+    model = model_resolver.make(name, triples_factory=factory, random_seed=seed, **kwargs)
+    loop = SLCWATrainingLoop(model=model, triples_factory=factory, optimizer="adam", optimizer_kwargs={"lr": args.lr or LEARNING_RATES[name]},
+                             negative_sampler="basic" if args.sampler == "uniform" else "pseudotyped", negative_sampler_kwargs={"num_negs_per_pos": args.negatives})
+    started = time.perf_counter()
+    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False)
+    seconds = time.perf_counter() - started
+    model.eval()
+
+    @torch.no_grad()
+    def scores(anchors, relations, side, candidates):
+        pairs = torch.stack([anchors, relations], dim=1)
+        return model.score_t(pairs) if side == "tail" else model.score_h(pairs.flip(1))
+
+    return scores, seconds
+
+
+def train_te(data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
+    cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
+                        batch_size=args.batch_size, negatives=args.negatives, sampler=args.sampler, lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, seed=seed)
+    model, seconds = train_triplet(data, cfg)
+    return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
+
+
+def heuristics(data: LinkPredData, args: argparse.Namespace, train82: set[int]) -> dict[str, ScoreFn]:
+    if data.name.startswith("KG-CLIP (a)"):
+        return {"heuristic: INVOLVES overlap": heuristic_involves_overlap(data),
+                f"heuristic: {args.knn}-nearest videos": heuristic_nearest_videos(data, args.knn)}
+    if data.name.startswith("KG-CLIP (b)"):
+        return {"heuristic: movement frequency (all videos)": heuristic_movement_frequency(data),
+                "heuristic: movement frequency (8:2 train videos)":
+                    heuristic_movement_frequency(data, train82)}
+    return {}
+
+
+# --------------------------------------------------------------------------------------------
+# Run, table, plot
+# --------------------------------------------------------------------------------------------
+def evaluate_checked(fn: ScoreFn, data: LinkPredData, split: str) -> dict:
+    """PyKEEN's evaluator; kgtoolkit's rank code must agree with it."""
+    result = evaluate(fn, data, split, backend="pykeen")
+    own = evaluate(fn, data, split, backend="own")
+    for key in ("mrr", "hits@1", "hits@3", "hits@10"):
+        if abs(result[key] - own[key]) > 1e-6:
+            raise AssertionError(f"{data.name}: PyKEEN's {key} {result[key]} != kgtoolkit's {own[key]}")
+    return result
+
+
+def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
+    runs = []
+    for seed in args.seeds:
+        fn, seconds = train_te(data, args, seed) if model == "triplet" else train_pykeen(model, data, args, seed)
+        started = time.perf_counter()
+        metrics = evaluate_checked(fn, data, args.split)
+        runs.append({**metrics, "seed": seed, "train_s": seconds, "eval_s": time.perf_counter() - started})
+    return summarise(data, MODEL_NAMES[model], runs)
+
+
+def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
+    keys = ("mrr", "hits@1", "hits@3", "hits@10", "train_s")
+    row = {"dataset": data.name, "model": model, "runs": runs}
+    for key in keys:
+        values = [r[key] for r in runs]
+        row[key] = statistics.fmean(values)
+        row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return row
+
+
+def format_table(rows: list[dict], seeds: int) -> str:
+    def cell(row: dict, key: str) -> str:
+        text = f"{row[key]:.3f}"
+        return text + (f" ± {row[key + '_std']:.3f}" if seeds > 1 and row["runs"][0].get("seed") is not None else "")
+
+    lines = ["| dataset | model | MRR | Hits@1 | Hits@3 | Hits@10 | train s |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['model']} | {cell(r, 'mrr')} | {cell(r, 'hits@1')} | {cell(r, 'hits@3')} | "
+                     f"{cell(r, 'hits@10')} | {r['train_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(datasets)), 4.5))
+    for j, model in enumerate(models):
+        xs, ys, errs = [], [], []
+        for i, d in enumerate(datasets):
+            match = [r for r in rows if r["dataset"] == d and r["model"] == model]
+            if match:
+                xs.append(i + (j - (len(models) - 1) / 2) * width)
+                ys.append(match[0]["mrr"])
+                errs.append(match[0]["mrr_std"])
+        hatch = "//" if model.startswith("heuristic") else None
+        ax.bar(xs, ys, width, yerr=errs if any(errs) else None, label=model, hatch=hatch)
+    ax.set_xticks(range(len(datasets)), [d.replace(" ", "\n", 2) for d in datasets], fontsize=8)
+    ax.set_ylabel("filtered MRR (realistic rank)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("Link prediction: MRR per model per dataset")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import pykeen.evaluation  # noqa: F401 - import once, then freeze: PyKEEN runs gc.collect() every epoch
+    import pykeen.models  # noqa: F401
+    import pykeen.training  # noqa: F401
+
+    gc.freeze()
+    started = time.perf_counter()
+    header = (f"link prediction: epochs {args.epochs}, dim {args.dim}, negatives {args.negatives} ({args.sampler}), batch {args.batch_size}, "
+              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder loss {args.te_loss} ({args.te_layers} layers), "
+              f"PyKEEN loss {args.pykeen_loss}, split {args.split}; {platform.node()} {torch.get_num_threads()} thread(s), "
+              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(header, flush=True)
+    rows: list[dict] = []
+    datasets, train82 = load_datasets(args)
+    for data in datasets:
+        print(f"\n{data.name}: {data.num_entities} entities, {data.num_relations} relations, train/valid/test "
+              f"{len(data.train)}/{len(data.valid)}/{len(data.test)}", flush=True)
+        for note in data.notes:
+            print(f"  {note}", flush=True)
+        if "heuristics" in args.models:
+            for name, fn in heuristics(data, args, train82).items():
+                rows.append(summarise(data, name, [{**evaluate_checked(fn, data, args.split), "train_s": 0.0}]))
+                print(f"  {name}: MRR {rows[-1]['mrr']:.3f}", flush=True)
+        for model in (m for m in MODELS if m in args.models):
+            rows.append(run_model(model, data, args))
+            print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
+    wall = time.perf_counter() - started
+    print(f"\n{header}\n")
+    print(format_table(rows, len(args.seeds)))
+    print(f"\nwall time {wall:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "wall_s": wall,
+                                         "notes": {d.name: d.notes for d in datasets}, "rows": rows}, indent=1))
+    if not args.no_plot and rows:
+        plot(rows, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

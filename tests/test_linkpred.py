@@ -1,0 +1,181 @@
+"""kgtoolkit.linkpred: the KG-CLIP protocols read from a graph store, the filtered evaluator on a
+hand-computed example, the graph heuristics, and the Triplet Encoder link predictor learning a
+small synthetic graph. PyKEEN is a benchmark dependency (not in `.[test]`): only the tests that
+compare with PyKEEN's own evaluator need it, and they skip without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kgtoolkit.ingest import ingest
+from kgtoolkit.linkpred import (
+    EXHIBITS, INVOLVES, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, evaluate,
+    heuristic_involves_overlap, heuristic_movement_frequency, heuristic_nearest_videos, read_release_graph,
+    release_protocol_involves, release_protocol_video_action, train_triplet,
+)
+
+from conftest import RELEASE_DIR
+
+
+# --- the KG-CLIP protocols, from a real store ----------------------------------------------------
+@pytest.fixture
+def release_graph(store):
+    ingest(RELEASE_DIR, store)
+    return read_release_graph(store)
+
+
+def _pairs(triples: np.ndarray, relation: int) -> set[tuple[int, int]]:
+    return {(h, t) for h, r, t in triples.tolist() if r == relation}
+
+
+def test_protocol_a_hides_test_videos_actions_and_keeps_training_involves_only(release_graph):
+    data = release_protocol_video_action(release_graph)
+    assert data.sides == ("tail",)
+    assert len(data.test) == 762 and len(data.valid) == 304
+    assert set(data.test[:, 1].tolist()) == {SHOWS} == set(data.valid[:, 1].tolist())
+    shown = _pairs(data.train, SHOWS)
+    assert len(shown) == 2743
+    held_out = {h for h, _, _ in data.test.tolist()} | {h for h, _, _ in data.valid.tolist()}
+    assert not held_out & {h for h, _ in shown}  # no test or validation video's action is in training
+    assert len(_pairs(data.train, EXHIBITS)) == 5040  # every video's movements, test videos' included
+    assert len(_pairs(data.train, INVOLVES)) == 722  # 801 minus the 79 that only test videos support
+    candidates = data.candidates["tail", SHOWS]
+    assert len(candidates) == 24 and set(data.test[:, 2].tolist()) <= set(candidates.tolist())
+    with_movements = {h for h, _ in _pairs(data.train, EXHIBITS)}
+    assert len({h for h, _, _ in data.test.tolist()} - with_movements) == 399
+    assert any("399 of them with no EXHIBITS" in note for note in data.notes)
+
+
+def test_protocol_b_splits_involves_80_10_10_by_seed(release_graph):
+    data = release_protocol_involves(release_graph, seed=0)
+    assert (len(_pairs(data.train, INVOLVES)), len(data.valid), len(data.test)) == (641, 80, 80)
+    splits = [_pairs(part, INVOLVES) for part in (data.train, data.valid, data.test)]
+    assert not (splits[0] & splits[1] or splits[0] & splits[2] or splits[1] & splits[2])
+    assert len(_pairs(data.train, SHOWS)) == 3809 and len(_pairs(data.train, EXHIBITS)) == 5040
+    again = release_protocol_involves(release_graph, seed=0)
+    other = release_protocol_involves(release_graph, seed=1)
+    assert np.array_equal(again.test, data.test) and not np.array_equal(other.test, data.test)
+    assert len(data.candidates["tail", INVOLVES]) == 391 and len(data.candidates["head", INVOLVES]) == 24
+
+
+# --- the evaluator ---------------------------------------------------------------------------
+def _hand_data(**kwargs) -> LinkPredData:
+    return LinkPredData(name="hand", entities=list("abcde"), relations=["r0", "r1"],
+                        train=np.array([[0, 0, 1], [0, 0, 2]]), valid=np.zeros((0, 3), dtype=np.int64),
+                        test=np.array([[0, 0, 3], [4, 1, 0]]), **kwargs)
+
+
+HAND_SCORES = {  # (side, anchor, relation) -> scores of entities a..e
+    ("tail", 0, 0): [0.9, 0.8, 0.5, 0.5, 0.5],  # true 3 (0.5); 1, 2 are true too (filtered); 0 better, 4 tied
+    ("tail", 4, 1): [0.1, 0.2, 0.3, 0.4, 0.0],  # true 0: three better -> rank 4
+    ("head", 3, 0): [1.0, 2.0, 0.0, 0.0, 0.0],  # true 0: one better -> rank 2
+    ("head", 0, 1): [5.0, 5.0, 5.0, 5.0, 5.0],  # true 4: tied with four others -> rank (1 + 5) / 2 = 3
+}
+
+
+def _hand_scores(anchors, relations, side, candidates):
+    return torch.tensor([HAND_SCORES[side, a, r] for a, r in zip(anchors.tolist(), relations.tolist())])
+
+
+def test_filtered_realistic_ranks_on_a_hand_computed_example():
+    result = evaluate(_hand_scores, _hand_data(), "test", backend="own")
+    ranks = [2.5, 4, 2, 3]  # tail: (0, 0, 3), (4, 1, 0); head: (?, 0, 3), (?, 1, 0)
+    assert result["mrr"] == pytest.approx(np.mean([1 / r for r in ranks]))
+    assert result["tail.mrr"] == pytest.approx((1 / 2.5 + 1 / 4) / 2)
+    assert result["head.mrr"] == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert (result["hits@1"], result["hits@3"], result["hits@10"]) == (0.0, 0.75, 1.0)
+    assert result["queries"] == 4
+
+
+def test_candidates_restrict_the_ranking_and_sides_can_be_limited():
+    data = _hand_data(sides=("tail",), candidates={("tail", 0): np.array([0, 3]), ("tail", 1): np.array([0, 1])})
+    result = evaluate(_hand_scores, data, "test", backend="own")
+    # (0, 0, 3): only a (0.9, better) and d remain -> rank 2; (4, 1, 0): only a and b (0.2, better) -> rank 2
+    assert result["mrr"] == pytest.approx(0.5) and result["queries"] == 2 and "head.mrr" not in result
+
+
+def test_pykeen_rank_based_evaluator_gives_the_same_numbers():
+    pytest.importorskip("pykeen")
+    for data in (_hand_data(), _hand_data(sides=("tail",), candidates={("tail", 0): np.array([0, 3])})):
+        own = evaluate(_hand_scores, data, "test", backend="own")
+        theirs = evaluate(_hand_scores, data, "test", backend="pykeen")
+        for key in ("mrr", "hits@1", "hits@3", "hits@10", "tail.mrr"):
+            assert theirs[key] == pytest.approx(own[key]), key
+
+
+# --- graph heuristics --------------------------------------------------------------------------
+def _tiny_release() -> LinkPredData:
+    """Actions 0, 1; movements 2, 3, 4; training videos 5 (action 0: movements 2, 3) and 6 (action
+    1: movement 4); test videos 7 (movement 2) and 8 (no movement)."""
+    train = [(5, SHOWS, 0), (6, SHOWS, 1), (5, EXHIBITS, 2), (5, EXHIBITS, 3), (6, EXHIBITS, 4), (7, EXHIBITS, 2),
+             (0, INVOLVES, 2), (0, INVOLVES, 3), (1, INVOLVES, 4)]
+    return LinkPredData(name="tiny", entities=[str(i) for i in range(9)], relations=["EXHIBITS", "INVOLVES", "SHOWS"],
+                        train=np.array(train), valid=np.zeros((0, 3), dtype=np.int64),
+                        test=np.array([(7, SHOWS, 0), (8, SHOWS, 1)]), sides=("tail",),
+                        candidates={("tail", SHOWS): np.array([0, 1])})
+
+
+def test_video_heuristics_use_movements_and_fall_back_to_the_class_prior():
+    data = _tiny_release()
+    for heuristic in (heuristic_involves_overlap(data), heuristic_nearest_videos(data, k=1)):
+        scores = heuristic(torch.tensor([7, 8]), torch.tensor([SHOWS, SHOWS]), "tail", torch.tensor([0, 1]))
+        assert scores[0, 0] > scores[0, 1]  # video 7 shares movement 2 with action 0 / video 5
+        assert scores[1, 0] == scores[1, 1]  # video 8: no movement, equal priors: a tie
+        result = evaluate(heuristic, data, "test", backend="own")
+        assert result["mrr"] == pytest.approx((1 + 1 / 1.5) / 2)
+
+
+def test_movement_frequency_counts_the_actions_videos():
+    data = _tiny_release()
+    both = heuristic_movement_frequency(data)
+    tails = both(torch.tensor([0, 1]), torch.tensor([INVOLVES, INVOLVES]), "tail", torch.tensor([2, 3, 4]))
+    assert tails[:, 2:5].tolist() == [[1, 1, 0], [0, 0, 1]]
+    heads = both(torch.tensor([4]), torch.tensor([INVOLVES]), "head", torch.tensor([0, 1]))
+    assert heads[0, :2].tolist() == [0, 1]
+    only_video_6 = heuristic_movement_frequency(data, videos={6})
+    assert only_video_6(torch.tensor([0]), torch.tensor([INVOLVES]), "tail", torch.tensor([2, 3, 4]))[0, 2:5].sum() == 0
+
+
+# --- the Triplet Encoder as a link predictor ---------------------------------------------------
+def _block_graph(seed: int = 0) -> LinkPredData:
+    """Three clusters of 8 entities: relation 0 links every A to every B, relation 1 every B to
+    every C; 10% of the edges held out for test. A model that learns the clusters ranks them first."""
+    a, b, c = range(0, 8), range(8, 16), range(16, 24)
+    triples = np.array([(h, 0, t) for h in a for t in b] + [(h, 1, t) for h in b for t in c])
+    order = np.random.default_rng(seed).permutation(len(triples))
+    test, train = triples[order[:12]], triples[order[12:]]
+    return LinkPredData(name="blocks", entities=[str(i) for i in range(24)], relations=["r0", "r1"],
+                        train=train, valid=test[:0], test=test)
+
+
+def test_triplet_encoder_learns_a_small_graph_and_beats_random():
+    data = _block_graph()
+    cfg = TripletConfig(dim=16, layers=1, dropout=0.0, epochs=25, batch_size=32, negatives=8, lr=1e-2, seed=0)
+    untrained = TripletLinkPredictor(data.num_entities, data.num_relations, cfg.dim, layers=1, dropout=0.0)
+    before = evaluate(untrained.score_fn(data.num_entities), data, "test", backend="own")["mrr"]
+    model, seconds = train_triplet(data, cfg)
+    after = evaluate(model.score_fn(data.num_entities), data, "test", backend="own")
+    both = evaluate(model.score_fn(data.num_entities, both_directions=True), data, "test", backend="own")
+    assert before < 0.45  # random ranking of ~17 unfiltered candidates: about 0.2
+    assert after["mrr"] > 0.9 and both["mrr"] > 0.9 and after["hits@3"] == 1.0
+    assert seconds > 0
+
+
+def test_triplet_scores_do_not_depend_on_the_other_queries():
+    data = _block_graph()
+    model = TripletLinkPredictor(data.num_entities, data.num_relations, 16, layers=1, dropout=0.1)
+    fn = model.score_fn(data.num_entities)
+    together = fn(torch.tensor([0, 9, 17]), torch.tensor([0, 1, 0]), "tail", None)
+    alone = fn(torch.tensor([9]), torch.tensor([1]), "tail", None)
+    assert torch.allclose(together[1], alone[0], atol=1e-6)  # eval mode: no dropout, no batch statistics
+
+
+@pytest.mark.parametrize("loss", ["kl", "both"])
+def test_the_authors_in_batch_kl_loss_trains(loss):
+    data = _block_graph()
+    losses = []
+    train_triplet(data, TripletConfig(dim=16, layers=1, epochs=3, batch_size=32, loss=loss, seed=0),
+                  on_epoch=lambda epoch, total: losses.append(total))
+    assert len(losses) == 3 and all(np.isfinite(losses)) and losses[-1] < losses[0]
