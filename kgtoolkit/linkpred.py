@@ -39,9 +39,7 @@ SIDES = ("head", "tail")
 PYKEEN_DATASETS = ("nations", "umls", "kinships")
 
 
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
+# --- Data ------------------------------------------------------------------------------------
 @dataclass
 class LinkPredData:
     """Triples (N, 3) of int64 (head, relation, tail). `candidates[(side, relation)]` lists the
@@ -193,9 +191,7 @@ def release_protocol_involves(graph: ReleaseGraph, seed: int = 0) -> LinkPredDat
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Evaluation: one masking and ranking path for every model
-# --------------------------------------------------------------------------------------------
+# --- Evaluation: one masking and ranking path for every model --------------------------------
 # score_fn(anchors, relations, side, candidates) -> (n, num_entities) scores of the queries
 # (anchor, relation, ?) for side "tail" (anchor = head) or (?, relation, anchor) for side "head";
 # columns outside `candidates` (when given) are ignored, so they need not be computed.
@@ -216,22 +212,16 @@ def masked_scores(scores: torch.Tensor, queries: np.ndarray, side: str, data: Li
     """Filtered scores: NaN for the other true answers and for non-candidates (both excluded from
     the ranking, as PyKEEN's filtering does); returns (scores, true scores (n, 1))."""
     scores = scores.detach().float().cpu().clone()
-    col = 2 if side == "tail" else 0
-    anchor_col = 0 if side == "tail" else 2
-    rows = torch.arange(len(queries))
-    truth = torch.as_tensor(queries[:, col])
+    col, anchor_col = (2, 0) if side == "tail" else (0, 2)
+    rows, truth = torch.arange(len(queries)), torch.as_tensor(queries[:, col])
     true_scores = scores[rows, truth].clone()[:, None]
     for relation in np.unique(queries[:, 1]).tolist():
-        allowed = data.candidates.get((side, relation))
-        if allowed is not None:
-            keep = torch.zeros(scores.shape[1], dtype=torch.bool)
-            keep[torch.as_tensor(allowed)] = True
-            sel = torch.as_tensor(queries[:, 1] == relation)
-            scores[sel.nonzero()[:, 0][:, None], (~keep).nonzero()[:, 0][None, :]] = float("nan")
-    for i, (anchor, relation, target) in enumerate(zip(queries[:, anchor_col], queries[:, 1], queries[:, col])):
-        others = [e for e in answers[side, int(anchor), int(relation)] if e != target]
-        if others:
-            scores[i, others] = float("nan")
+        if (allowed := data.candidates.get((side, relation))) is not None:
+            outside = torch.ones(scores.shape[1], dtype=torch.bool)
+            outside[torch.as_tensor(allowed)] = False
+            scores[torch.as_tensor(queries[:, 1] == relation)[:, None] & outside[None, :]] = float("nan")
+    for i, (anchor, relation) in enumerate(zip(queries[:, anchor_col].tolist(), queries[:, 1].tolist())):
+        scores[i, list(answers[side, anchor, relation])] = float("nan")
     scores[rows, truth] = true_scores[:, 0]
     return scores, true_scores
 
@@ -250,10 +240,9 @@ def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
             "queries": int(ranks.size)}
 
 
-def query_scores(score_fn: ScoreFn, data: LinkPredData, split: str, batch: int = 512):
-    """Yield (side, queries, masked scores, true scores) over the split, in batches."""
+def query_scores(score_fn: ScoreFn, data: LinkPredData, triples: np.ndarray, batch: int = 512):
+    """Yield (side, queries, masked scores, true scores) over the triples, in batches."""
     answers = true_answers(data)
-    triples = data.split(split)
     for side in data.sides:
         anchor_col = 0 if side == "tail" else 2
         for start in range(0, len(triples), batch):
@@ -268,16 +257,19 @@ def query_scores(score_fn: ScoreFn, data: LinkPredData, split: str, batch: int =
             yield side, q, scores, true_scores
 
 
-def evaluate(score_fn: ScoreFn, data: LinkPredData, split: str = "test", backend: str = "pykeen") -> dict:
-    """Filtered rank-based metrics of both sides together ("both"), and per side.
-    backend "pykeen": PyKEEN's RankBasedEvaluator on the masked scores; "own": `rank_metrics`."""
+def evaluate(score_fn: ScoreFn, data: LinkPredData, split: str = "test", backend: str = "pykeen",
+             triples: np.ndarray | None = None) -> dict:
+    """Filtered rank-based metrics of both sides together ("both"), and per side, over the split
+    (or only `triples`, filtered all the same). backend "pykeen": PyKEEN's RankBasedEvaluator on
+    the masked scores; "own": `rank_metrics`."""
     per_side: dict[str, list[np.ndarray]] = defaultdict(list)
     evaluator = None
     if backend == "pykeen":
         from pykeen.evaluation import RankBasedEvaluator
 
         evaluator = RankBasedEvaluator(filtered=True)
-    for side, q, scores, true_scores in query_scores(score_fn, data, split):
+    triples = data.split(split) if triples is None else triples
+    for side, q, scores, true_scores in query_scores(score_fn, data, triples):
         if evaluator is not None:
             evaluator.process_scores_(hrt_batch=torch.as_tensor(q), target=side, scores=scores, true_scores=true_scores)
         per_side[side].append(realistic_ranks(scores, true_scores).numpy())
@@ -298,17 +290,15 @@ def evaluate(score_fn: ScoreFn, data: LinkPredData, split: str = "test", backend
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# The Triplet Encoder as a link predictor
-# --------------------------------------------------------------------------------------------
+# --- The Triplet Encoder as a link predictor -------------------------------------------------
 class TripletLinkPredictor(nn.Module):
     """Entity id embeddings (dim D) -> kgtoolkit's TripletEncoder -> scale * cos(x_h, x_t).
 
     Relation r < R is the forward relation; r + R its inverse: a head query (?, r, t) is scored as
     the tail query (t, r + R, ?), which is how the encoder learns both directions."""
 
-    def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 3, dropout: float = 0.1,
-                 scale: float = 10.0, learn_scale: bool = True, init_std: float = 1.0):
+    def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 1, dropout: float = 0.0,
+                 scale: float = 10.0, learn_scale: bool = True, init_std: float = 0.1):
         super().__init__()
         self.num_relations = num_relations
         self.entities = nn.Embedding(num_entities, dim)
@@ -367,21 +357,21 @@ class TripletConfig:
     `negatives` corrupted tails (PyKEEN's sLCWA + CrossEntropyLoss), "kl" = the authors' in-batch KL
     contrastive loss (kgtoolkit.model.losses.symmetric_kl), "both" = their sum. sampler: "uniform"
     draws corrupted tails from every entity, "typed" from the entities seen in that slot of the
-    relation in training (PyKEEN's PseudoTypedNegativeSampler)."""
+    relation in training (PyKEEN's PseudoTypedNegativeSampler). The defaults are the benchmark's,
+    chosen on validation splits (BENCHMARKS.md, "Link prediction")."""
 
-    dim: int = 64
-    layers: int = 3
-    dropout: float = 0.1
-    epochs: int = 20
+    dim: int = 32
+    layers: int = 1  # the authors: 3 layers, dropout 0.1 (with CLIP features, not id embeddings)
+    dropout: float = 0.0
+    epochs: int = 30
     batch_size: int = 128
     negatives: int = 16
     sampler: str = "uniform"
-    lr: float = 1e-3
+    lr: float = 1e-2
     weight_decay: float = 0.0
     loss: str = "softmax"
     scale: float = 10.0
-    init_std: float = 1.0
-    label_smoothing: float = 0.0
+    init_std: float = 0.1
     seed: int = 0
 
 
@@ -406,12 +396,11 @@ class NegativeTails:
         return self.pools[index]
 
 
-def _softmax_loss(model: TripletLinkPredictor, anchors, relations, targets, negatives: torch.Tensor,
-                  label_smoothing: float) -> torch.Tensor:
+def _softmax_loss(model: TripletLinkPredictor, anchors, relations, targets, negatives: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the true tail (column 0) against its negatives; a negative that is the true tail is masked."""
     scores = model.pair_scores(anchors, relations, torch.cat([targets[:, None], negatives], dim=1))
     false_negative = torch.cat([torch.zeros_like(targets[:, None], dtype=torch.bool), negatives == targets[:, None]], 1)
-    return F.cross_entropy(scores.masked_fill(false_negative, float("-inf")), torch.zeros_like(targets),
-                           label_smoothing=label_smoothing)
+    return F.cross_entropy(scores.masked_fill(false_negative, float("-inf")), torch.zeros_like(targets))
 
 
 def _kl_loss(model: TripletLinkPredictor, anchors, relations, targets) -> torch.Tensor:
@@ -442,7 +431,7 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig,
             loss = torch.zeros(())
             if cfg.loss in ("softmax", "both"):
                 negatives = sampler.sample(relations, cfg.negatives, gen)
-                loss = loss + _softmax_loss(model, anchors, relations, targets, negatives, cfg.label_smoothing)
+                loss = loss + _softmax_loss(model, anchors, relations, targets, negatives)
             if cfg.loss in ("kl", "both"):
                 loss = loss + (_kl_loss(model, h, r, t) + _kl_loss(model, t, r + R, h)) / 2
             optimizer.zero_grad(set_to_none=True)
@@ -455,9 +444,7 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig,
     return model, time.perf_counter() - started
 
 
-# --------------------------------------------------------------------------------------------
-# Graph heuristics (floors): score functions read from the training triples only
-# --------------------------------------------------------------------------------------------
+# --- Graph heuristics (floors): score functions read from the training triples only ----------
 def _neighbours(triples: np.ndarray, relation: int) -> dict[int, set[int]]:
     out: dict[int, set[int]] = defaultdict(set)
     for h, _, t in triples[triples[:, 1] == relation].tolist():
@@ -468,11 +455,8 @@ def _neighbours(triples: np.ndarray, relation: int) -> dict[int, set[int]]:
 def _class_prior(data: LinkPredData) -> torch.Tensor:
     """Share of training SHOWS edges per action, in [0, 1): added to integer scores it only breaks ties,
     and it is the whole score of a video that has no movement."""
-    prior = torch.zeros(data.num_entities)
-    shows = data.train[data.train[:, 1] == SHOWS]
-    counts = np.bincount(shows[:, 2], minlength=data.num_entities)
-    prior += torch.as_tensor(counts / (counts.sum() + 1.0), dtype=torch.float32)
-    return prior
+    counts = np.bincount(data.train[data.train[:, 1] == SHOWS, 2], minlength=data.num_entities)
+    return torch.as_tensor(counts / (counts.sum() + 1.0), dtype=torch.float32)
 
 
 def heuristic_involves_overlap(data: LinkPredData) -> ScoreFn:
@@ -490,9 +474,9 @@ def heuristic_involves_overlap(data: LinkPredData) -> ScoreFn:
     return scores
 
 
-def heuristic_nearest_videos(data: LinkPredData, k: int = 10) -> ScoreFn:
-    """(a): votes of the k training videos sharing the most movements with v (at least one shared),
-    + class prior as tie-break / fallback."""
+def heuristic_nearest_videos(data: LinkPredData, k: int = 100) -> ScoreFn:
+    """(a): votes of the k training videos sharing the most movements with v (at least one shared;
+    equal counts ordered by entity id), + class prior as tie-break / fallback."""
     exhibits, prior = _neighbours(data.train, EXHIBITS), _class_prior(data)
     label = {h: t for h, _, t in data.train[data.train[:, 1] == SHOWS].tolist()}
     train_videos = [(u, exhibits[u]) for u in sorted(label) if exhibits.get(u)]

@@ -48,7 +48,7 @@ if str(REPO) not in sys.path:
 
 from kgtoolkit.graph import open_graph  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
-    PYKEEN_DATASETS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
+    EXHIBITS, PYKEEN_DATASETS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
     release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
 )
@@ -72,15 +72,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="heuristics run on the KG-CLIP datasets only")
     p.add_argument("--epochs", type=int, default=30, help="the same for every model")
     p.add_argument("--dim", type=int, default=32, help="real numbers per entity embedding, every model")
-    p.add_argument("--negatives", type=int, default=16, help="uniform negatives per positive, every model")
-    p.add_argument("--sampler", choices=("uniform", "typed"), default="uniform",
-                   help="negatives from every entity, or pseudo-typed (entities seen in that slot of the relation), every model")
+    p.add_argument("--negatives", type=int, default=16, help="negatives per positive, every model")
+    p.add_argument("--sampler", choices=("auto", "uniform", "typed"), default="auto",
+                   help="negatives from every entity (uniform), or pseudo-typed: entities seen in that slot of the "
+                        "relation in training; auto: typed where the evaluation ranks typed candidates (KG-CLIP), "
+                        "uniform where it ranks every entity (PyKEEN's sets); the same for every model")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, help="Adam learning rate of every model (default: each model's, LEARNING_RATES)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--te-loss", choices=("softmax", "kl", "both"), default="softmax",
                    help="Triplet Encoder loss: sLCWA softmax, the authors' in-batch KL, or both")
     p.add_argument("--te-layers", type=int, default=1, help="transformer layers (the authors use 3)")
+    p.add_argument("--te-init-std", type=float, default=0.1, help="std of the initial entity embeddings")
     p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
     p.add_argument("--te-both-directions", action="store_true",
                    help="score a Triplet Encoder triple as the mean of [h, r, t] and [t, r_inverse, h]")
@@ -138,6 +141,10 @@ def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int
 # --------------------------------------------------------------------------------------------
 # Models: each returns (score function, training seconds)
 # --------------------------------------------------------------------------------------------
+def typed_negatives(data: LinkPredData, args: argparse.Namespace) -> bool:
+    return args.sampler == "typed" or (args.sampler == "auto" and bool(data.candidates))
+
+
 def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
     from pykeen.losses import CrossEntropyLoss
     from pykeen.models import model_resolver
@@ -155,7 +162,7 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
         kwargs["loss"] = CrossEntropyLoss()
     model = model_resolver.make(name, triples_factory=factory, random_seed=seed, **kwargs)
     loop = SLCWATrainingLoop(model=model, triples_factory=factory, optimizer="adam", optimizer_kwargs={"lr": args.lr or LEARNING_RATES[name]},
-                             negative_sampler="basic" if args.sampler == "uniform" else "pseudotyped", negative_sampler_kwargs={"num_negs_per_pos": args.negatives})
+                             negative_sampler="pseudotyped" if typed_negatives(data, args) else "basic", negative_sampler_kwargs={"num_negs_per_pos": args.negatives})
     started = time.perf_counter()
     loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False)
     seconds = time.perf_counter() - started
@@ -171,7 +178,9 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
 
 def train_te(data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
-                        batch_size=args.batch_size, negatives=args.negatives, sampler=args.sampler, lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, seed=seed)
+                        batch_size=args.batch_size, negatives=args.negatives,
+                        sampler="typed" if typed_negatives(data, args) else "uniform",
+                        lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std, seed=seed)
     model, seconds = train_triplet(data, cfg)
     return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
 
@@ -190,13 +199,24 @@ def heuristics(data: LinkPredData, args: argparse.Namespace, train82: set[int]) 
 # --------------------------------------------------------------------------------------------
 # Run, table, plot
 # --------------------------------------------------------------------------------------------
+def query_groups(data: LinkPredData, split: str) -> dict[str, np.ndarray]:
+    """Protocol (a)'s queries split by whether the video has any EXHIBITS edge (its only input)."""
+    if not data.name.startswith("KG-CLIP (a)"):
+        return {}
+    triples = data.split(split)
+    with_movements = np.isin(triples[:, 0], data.train[data.train[:, 1] == EXHIBITS, 0])
+    return {"with movements": triples[with_movements], "without movements": triples[~with_movements]}
+
+
 def evaluate_checked(fn: ScoreFn, data: LinkPredData, split: str) -> dict:
-    """PyKEEN's evaluator; kgtoolkit's rank code must agree with it."""
+    """PyKEEN's evaluator; kgtoolkit's rank code must agree with it. Adds the MRR of each query group."""
     result = evaluate(fn, data, split, backend="pykeen")
     own = evaluate(fn, data, split, backend="own")
     for key in ("mrr", "hits@1", "hits@3", "hits@10"):
         if abs(result[key] - own[key]) > 1e-6:
             raise AssertionError(f"{data.name}: PyKEEN's {key} {result[key]} != kgtoolkit's {own[key]}")
+    for name, triples in query_groups(data, split).items():
+        result[f"mrr {name}"] = evaluate(fn, data, split, backend="own", triples=triples)["mrr"]
     return result
 
 
@@ -211,9 +231,9 @@ def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
 
 
 def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
-    keys = ("mrr", "hits@1", "hits@3", "hits@10", "train_s")
+    """Mean and standard deviation over seeds of every figure."""
     row = {"dataset": data.name, "model": model, "runs": runs}
-    for key in keys:
+    for key in (k for k, v in runs[0].items() if isinstance(v, float)):
         values = [r[key] for r in runs]
         row[key] = statistics.fmean(values)
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -222,13 +242,16 @@ def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
 
 def format_table(rows: list[dict], seeds: int) -> str:
     def cell(row: dict, key: str) -> str:
-        text = f"{row[key]:.3f}"
-        return text + (f" ± {row[key + '_std']:.3f}" if seeds > 1 and row["runs"][0].get("seed") is not None else "")
+        return f"{row[key]:.3f}" + (f" ± {row[key + '_std']:.3f}" if len(row["runs"]) > 1 else "")
 
     lines = ["| dataset | model | MRR | Hits@1 | Hits@3 | Hits@10 | train s |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['model']} | {cell(r, 'mrr')} | {cell(r, 'hits@1')} | {cell(r, 'hits@3')} | "
                      f"{cell(r, 'hits@10')} | {r['train_s']:.1f} |")
+    grouped = [r for r in rows if "mrr with movements" in r]
+    if grouped:
+        lines += ["", "| KG-CLIP (a) model | MRR, test videos with movements | MRR, without |", "| --- | ---: | ---: |"]
+        lines += [f"| {r['model']} | {cell(r, 'mrr with movements')} | {cell(r, 'mrr without movements')} |" for r in grouped]
     return "\n".join(lines)
 
 
