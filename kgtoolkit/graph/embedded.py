@@ -214,6 +214,13 @@ class EmbeddedGraphStore(GraphStore):
         ).fetchall()
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32), []
+        dims = sorted({len(v) // 4 for _, _, v in rows})
+        if len(dims) > 1:  # a write-back of a run with another dimension stopped half-way
+            runs = sorted({r for _, r, _ in rows})
+            raise GraphStoreError(
+                f"{label} embeddings have {len(dims)} dimensions ({', '.join(map(str, dims))}) from runs "
+                f"{', '.join(runs)[:200]}: a write-back was interrupted; run `kgtoolkit embed --run RUN_DIR` again"
+            )
         vectors = np.stack([np.frombuffer(v, dtype=np.float32) for _, _, v in rows])
         return [r[0] for r in rows], vectors, [r[1] for r in rows]
 

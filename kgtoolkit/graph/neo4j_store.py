@@ -1,20 +1,35 @@
 """`Neo4jGraphStore`: the graph store on a Neo4j 5.26 server over Bolt.
 
-Credentials come from the environment only (NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE).
-Writes go through `execute_write` (retried by the driver on transient errors), reads through
-`execute_read` or a READ session iterated with a fetch size, every call names its database.
+Credentials come from the environment only (NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE); a URI
+that carries them is refused. Writes go through `execute_write`, reads through `execute_read` or a
+READ session iterated with a fetch size, every call names its database. The driver retries
+transient errors (deadlocks, a database or server that is unavailable) with exponential back-off
+for up to KGTOOLKIT_NEO4J_RETRY_SECONDS (30), printing one line per retry; the toolkit's own writes
+are idempotent upserts, so they are also retried when the connection drops during COMMIT. What is
+still failing after that becomes a one-line `GraphStoreError`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import neo4j
 import numpy as np
-from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import (
+    AuthError,
+    ConnectionPoolError,
+    DriverError,
+    IncompleteCommit,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 from kgtoolkit.errors import ConfigurationError, GraphStoreError
 from kgtoolkit.graph import queries as q
@@ -32,6 +47,8 @@ from kgtoolkit.graph.base import (
 from kgtoolkit.schema import LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
 
 NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+RETRY_ENV = "KGTOOLKIT_NEO4J_RETRY_SECONDS"
+_UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError)
 
 
 def neo4j_auth_from_env() -> tuple[str, str]:
@@ -45,6 +62,33 @@ def neo4j_auth_from_env() -> tuple[str, str]:
     return user, password
 
 
+def retry_seconds_from_env() -> float:
+    raw = os.environ.get(RETRY_ENV, "30")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigurationError(f"{RETRY_ENV}={raw!r}: expected a number of seconds, e.g. 30")
+    return seconds
+
+
+def check_graph_uri(uri: str) -> str:
+    """The URI itself, once it is known to carry no credentials (those come from the environment only)."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as error:
+        raise ConfigurationError(f"graph URI: {error}; expected bolt://HOST:PORT or neo4j://HOST:PORT") from None
+    if "@" in parts.netloc:
+        address = f"{parts.scheme}://{parts.hostname or 'HOST'}" + (f":{port}" if port else "")
+        raise ConfigurationError(
+            f"the graph URI carries credentials (user:password@); kgtoolkit takes them from NEO4J_USERNAME and "
+            f"NEO4J_PASSWORD only: pass --graph {address} and export NEO4J_PASSWORD"
+        )
+    return uri
+
+
 def one_line(error: Neo4jError | Exception) -> str:
     """A Neo4j error as one readable line (its code and first message line)."""
     message = getattr(error, "message", None) or str(error)
@@ -53,16 +97,40 @@ def one_line(error: Neo4jError | Exception) -> str:
     return f"{message} [{code}]" if code else message
 
 
+class _OneLineRetryNotice(logging.Filter):
+    """The driver logs each retry as 'Transaction failed and will be retried in %ss (%s)' with the
+    server's whole multi-line error; reword it as one line that a user reads as progress."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (isinstance(record.msg, str) and record.msg.startswith("Transaction failed and will be retried")
+                and isinstance(record.args, tuple) and len(record.args) == 2):
+            delay, error = record.args
+            message = " ".join(str(getattr(error, "message", None) or error).split())
+            code = getattr(error, "code", None)
+            record.msg = "Neo4j: %s%s; retrying in %.1f s"
+            record.args = (f"{code}: " if code else "", message[:120] + ("..." if len(message) > 120 else ""),
+                           float(delay))
+        return True
+
+
+_SESSION_LOG = logging.getLogger("neo4j.session")
+if not any(isinstance(f, _OneLineRetryNotice) for f in _SESSION_LOG.filters):
+    _SESSION_LOG.addFilter(_OneLineRetryNotice())
+
+
 class Neo4jGraphStore(GraphStore):
     def __init__(self, uri: str, *, database: str | None = None, connect_timeout: float = 10.0):
-        self.uri = uri
+        self.uri = check_graph_uri(uri)
         self.database = database or os.environ.get("NEO4J_DATABASE") or "neo4j"
+        self.retry_seconds = retry_seconds_from_env()
         user, password = neo4j_auth_from_env()
-        self._driver = neo4j.GraphDatabase.driver(
-            uri, auth=(user, password), connection_timeout=connect_timeout,
-            max_transaction_retry_time=float(os.environ.get("KGTOOLKIT_NEO4J_RETRY_SECONDS", "30")),
-            notifications_min_severity="OFF",
-        )
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                uri, auth=(user, password), connection_timeout=connect_timeout,
+                max_transaction_retry_time=self.retry_seconds, notifications_min_severity="OFF",
+            )
+        except (DriverError, ValueError) as error:
+            raise ConfigurationError(f"graph URI {uri!r}: {one_line(error)}") from None
         try:
             self._driver.verify_connectivity()
         except AuthError:
@@ -70,7 +138,7 @@ class Neo4jGraphStore(GraphStore):
             raise ConfigurationError(
                 f"Neo4j at {uri} refused the credentials of NEO4J_USERNAME/NEO4J_PASSWORD"
             ) from None
-        except (ServiceUnavailable, OSError) as error:
+        except (DriverError, Neo4jError, OSError) as error:
             self._driver.close()
             raise GraphStoreError(
                 f"cannot reach Neo4j at {uri}: {one_line(error)}. Start one with `kgtoolkit db up` "
@@ -78,49 +146,85 @@ class Neo4jGraphStore(GraphStore):
             ) from None
 
     # --- helpers ----------------------------------------------------------------------------
-    def _write(self, query: str, **params: Any) -> list[dict]:
+    def _failure(self, error: Exception, what: str) -> GraphStoreError:
+        """One line for a call that failed for good (after the driver's retries, where it retries)."""
+        if isinstance(error, _UNREACHABLE) or (isinstance(error, TransientError) and "unavailable" in str(error).lower()):
+            return GraphStoreError(
+                f"Neo4j at {self.uri} became unavailable and did not come back within {self.retry_seconds:g} s "
+                f"of retries ({RETRY_ENV}): {one_line(error)[:300]}. Once it answers again, run the command "
+                "again: ingest and embed are idempotent and finish the job."
+            )
+        if isinstance(error, TransientError):
+            return GraphStoreError(f"Neo4j {what} still failing after {self.retry_seconds:g} s of retries "
+                                   f"({RETRY_ENV}): {one_line(error)}")
+        return GraphStoreError(f"Neo4j {what} failed: {one_line(error)}")
+
+    def _write(self, query: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = False) -> list[dict]:
+        """Run a write transaction. `idempotent` (the toolkit's own MERGE/SET/REMOVE writes) also retries
+        a COMMIT whose outcome the dropped connection left unknown; a user's query is never run twice."""
+        params = dict(params or {})
+
         def work(tx: neo4j.ManagedTransaction) -> list[dict]:
             return [record.data() for record in tx.run(query, params)]
 
-        try:
-            with self._driver.session(database=self.database) as session:
-                return session.execute_write(work)
-        except Neo4jError as error:
-            raise GraphStoreError(f"Neo4j write failed: {one_line(error)}") from error
-        except ServiceUnavailable as error:
-            raise GraphStoreError(f"Neo4j at {self.uri} became unavailable: {one_line(error)}") from error
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                with self._driver.session(database=self.database) as session:
+                    return session.execute_write(work)
+            except IncompleteCommit as error:
+                if not idempotent or time.monotonic() > deadline:
+                    raise self._failure(error, "write") from error
+            except (Neo4jError, DriverError) as error:
+                raise self._failure(error, "write") from error
 
-    def _read(self, query: str, **params: Any) -> list[dict]:
+    def _read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        params = dict(params or {})
+
         def work(tx: neo4j.ManagedTransaction) -> list[dict]:
             return [record.data() for record in tx.run(query, params)]
 
         try:
             with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
                 return session.execute_read(work)
-        except Neo4jError as error:
-            raise GraphStoreError(f"Neo4j query failed: {one_line(error)}") from error
+        except (Neo4jError, DriverError) as error:
+            raise self._failure(error, "query") from error
 
-    def _stream(self, query: str, page_size: int, **params: Any) -> Iterator[list[dict]]:
-        with self._driver.session(
-            database=self.database, default_access_mode=neo4j.READ_ACCESS, fetch_size=page_size
-        ) as session:
-            page: list[dict] = []
-            for record in session.run(query, params):
-                page.append(record.data())
-                if len(page) == page_size:
+    def _stream(self, query: str, page_size: int, params: Mapping[str, Any] | None = None) -> Iterator[list[dict]]:
+        try:
+            with self._driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS, fetch_size=page_size
+            ) as session:
+                page: list[dict] = []
+                for record in session.run(query, dict(params or {})):
+                    page.append(record.data())
+                    if len(page) == page_size:
+                        yield page
+                        page = []
+                if page:
                     yield page
-                    page = []
-            if page:
-                yield page
+        except (Neo4jError, DriverError) as error:
+            raise self._failure(error, "read") from error
 
     # --- schema and writes ----------------------------------------------------------------
     def apply_schema(self) -> SchemaResult:
+        """Each statement is its own managed transaction, so a deadlock with another process creating
+        the same schema is retried; one that lost the race to create a rule finds it there."""
         created = 0
         statements = schema_statements()
-        with self._driver.session(database=self.database) as session:
-            for statement in statements:
-                summary = session.run(statement).consume()
-                created += summary.counters.constraints_added + summary.counters.indexes_added
+        for statement in statements:
+            def work(tx: neo4j.ManagedTransaction, statement: str = statement) -> int:
+                counters = tx.run(statement).consume().counters
+                return counters.constraints_added + counters.indexes_added
+
+            try:
+                with self._driver.session(database=self.database) as session:
+                    created += session.execute_write(work)
+            except Neo4jError as error:
+                if not (error.code or "").startswith("Neo.ClientError.Schema.") or "AlreadyExists" not in error.code:
+                    raise self._failure(error, "schema statement") from error
+            except DriverError as error:
+                raise self._failure(error, "schema statement") from error
         return SchemaResult(statements=len(statements), created=created)
 
     def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
@@ -128,7 +232,7 @@ class Neo4jGraphStore(GraphStore):
             return 0
         ids = [check_id(r.id, f"{label} node") for r in rows]
         props = [check_props(r.props, f"{label} {r.id!r}") for r in rows]
-        return self._write(q.upsert_nodes(label), ids=ids, props=props)[0]["written"]
+        return self._write(q.upsert_nodes(label), {"ids": ids, "props": props}, idempotent=True)[0]["written"]
 
     def upsert_relationships(self, rel_type: str, rows: Sequence[RelRow]) -> RelWriteResult:
         if not rows:
@@ -138,10 +242,10 @@ class Neo4jGraphStore(GraphStore):
             "dst": [r.dst for r in rows],
             "props": [check_props(r.props, f"{rel_type} {r.src!r}->{r.dst!r}") for r in rows],
         }
-        written = self._write(q.upsert_relationships(rel_type), **columns)[0]["written"]
+        written = self._write(q.upsert_relationships(rel_type), columns, idempotent=True)[0]["written"]
         missing: list[RelRow] = []
         if written < len(rows):
-            gaps = self._read(q.missing_endpoints(rel_type), src=columns["src"], dst=columns["dst"])
+            gaps = self._read(q.missing_endpoints(rel_type), {"src": columns["src"], "dst": columns["dst"]})
             missing = [rows[g["i"]] for g in sorted(gaps, key=lambda g: g["i"])]
         return RelWriteResult(len(rows) - len(missing), missing)
 
@@ -161,7 +265,7 @@ class Neo4jGraphStore(GraphStore):
             yield [RelRow(r["src"], r["dst"], r["props"]) for r in page]
 
     def get_nodes(self, label: str, ids: Sequence[str]) -> dict[str, NodeRow]:
-        rows = self._read(q.get_nodes(label), ids=list(ids))
+        rows = self._read(q.get_nodes(label), {"ids": list(ids)})
         return {r["id"]: NodeRow(r["id"], _without_id(r["props"])) for r in rows}
 
     # --- embeddings -----------------------------------------------------------------------
@@ -172,20 +276,20 @@ class Neo4jGraphStore(GraphStore):
         rows = [{"id": i, "embedding": v.tolist()} for i, v in zip(ids, vectors)]
         if not rows:
             return 0
-        return self._write(q.write_embeddings(label), rows=rows, run=run)[0]["written"]
+        return self._write(q.write_embeddings(label), {"rows": rows, "run": run}, idempotent=True)[0]["written"]
 
     def clear_embeddings(self, label: str, keep_run: str | None = None) -> int:
-        return self._write(q.clear_embeddings(label), keep_run=keep_run)[0]["cleared"]
+        return self._write(q.clear_embeddings(label), {"keep_run": keep_run}, idempotent=True)[0]["cleared"]
 
     def ensure_vector_index(self, label: str, dimensions: int, timeout: float = 120.0) -> None:
         name = vector_index_name(label)
-        existing = self._read(q.SHOW_VECTOR_INDEX, name=name)
+        existing = self._read(q.SHOW_VECTOR_INDEX, {"name": name})
         if existing and existing[0]["dimensions"] != dimensions:
-            self._write(q.drop_vector_index(label))
-        self._write(q.create_vector_index(label, dimensions))
+            self._write(q.drop_vector_index(label), idempotent=True)
+        self._write(q.create_vector_index(label, dimensions), idempotent=True)
         deadline = time.monotonic() + timeout
         while True:
-            state = self._read(q.SHOW_VECTOR_INDEX, name=name)
+            state = self._read(q.SHOW_VECTOR_INDEX, {"name": name})
             if state and state[0]["state"] == "ONLINE":
                 return
             if state and state[0]["state"] == "FAILED":
@@ -195,7 +299,7 @@ class Neo4jGraphStore(GraphStore):
             time.sleep(0.2)
 
     def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
-        rows = self._read(q.get_embedding(label), id=node_id)
+        rows = self._read(q.get_embedding(label), {"id": node_id})
         if not rows or rows[0]["embedding"] is None:
             return None
         return np.asarray(rows[0]["embedding"], dtype=np.float32), rows[0]["run"]
@@ -203,18 +307,17 @@ class Neo4jGraphStore(GraphStore):
     def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
         check_label(label)
         unit = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0].tolist()
-        index = self._read(q.SHOW_VECTOR_INDEX, name=vector_index_name(label))
+        index = self._read(q.SHOW_VECTOR_INDEX, {"name": vector_index_name(label)})
         if index and index[0]["state"] == "ONLINE":
-            rows = self._read(q.QUERY_VECTOR_INDEX, index=vector_index_name(label), k=int(k), vector=unit)
+            rows = self._read(q.QUERY_VECTOR_INDEX, {"index": vector_index_name(label), "k": int(k), "vector": unit})
         else:  # no index yet: exact scan
-            rows = self._read(q.exact_nearest(label), k=int(k), vector=unit)
+            rows = self._read(q.exact_nearest(label), {"k": int(k), "vector": unit})
         # Neo4j reports cosine similarity as (1 + cos) / 2; the contract speaks plain cosine.
         return [Neighbour(r["id"], r["name"], 2.0 * float(r["score"]) - 1.0) for r in rows]
 
     # --- Cypher ---------------------------------------------------------------------------
     def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
-        params = dict(params or {})
-        return self._write(query, **params) if write else self._read(query, **params)
+        return self._write(query, params) if write else self._read(query, params)
 
     def server_info(self) -> dict[str, str]:
         component = self._read(q.SERVER_COMPONENTS)[0]
