@@ -8,6 +8,7 @@ inside a readable frame, a bad human or part entry is rejected on its own and th
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from kgtoolkit.vocab import BODY_PARTS, Movement, is_movement
 
 FRAME_FILE = re.compile(r"^img_(\d{5,})\.json$")
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_NAME_CHARS = 100  # a part state or object class; the real ones have at most ~30
 
 
 @dataclass
@@ -62,6 +64,18 @@ def _box(value: object, where: str) -> None:
         raise FrameError(f"{where} must be a list of 4 numbers, got {json.dumps(value)[:60]}")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few states and objects come back in every frame
+def _name_problem(text: str) -> str | None:
+    """Why a (whitespace-normalised) state or object cannot name a movement node, or None."""
+    if len(text) > MAX_NAME_CHARS:
+        return f"is longer than {MAX_NAME_CHARS} characters"
+    if not text.isprintable():
+        return "holds control, format or unpaired surrogate characters"
+    if "/" in text:
+        return "holds a '/', which separates the parts of a movement id"
+    return None
+
+
 def _part(entry: object, h: int, p: int, parts: frozenset[str]) -> Movement | None:
     """One part entry; the location text is built only when there is something to say."""
     if not isinstance(entry, dict):
@@ -75,6 +89,10 @@ def _part(entry: object, h: int, p: int, parts: frozenset[str]) -> Movement | No
     ):
         verb = " ".join(verb.split())
         obj = " ".join(obj.split()) if obj else None
+        for key, text in (("verb", verb), ("obj_class", obj)):
+            problem = text and _name_problem(text)
+            if problem:
+                raise FrameError(f"humans[{h}].parts[{p}].{key} {problem}: {json.dumps(text)[:40]}")
         return Movement(name, verb, obj) if is_movement(verb, obj) else None
     where = f"humans[{h}].parts[{p}]"
     if not isinstance(name, str):
@@ -164,9 +182,10 @@ def read_video_frames(folder: Path, rel_folder: str, parts: frozenset[str] = fro
 
 
 def _read_plain_file(path: str) -> bytes:
-    """The bytes of a regular file, refusing links (O_NOFOLLOW) and oversized files; one open + fstat."""
+    """The bytes of a regular file, refusing links (O_NOFOLLOW), FIFOs and devices (O_NONBLOCK, so that
+    opening a FIFO cannot wait for a writer; fstat then refuses it) and oversized files; one open + fstat."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise FrameError("is a symbolic link; links are not followed") from None

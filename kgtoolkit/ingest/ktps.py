@@ -151,6 +151,9 @@ def _safe_children(folder: Path, root: Path, report: IngestReport, dirs: bool) -
             if dirs:
                 report.reject(rel, "expected a folder, found a file; skipped", "warning")
             continue
+        if not dirs and not entry.is_file():  # a FIFO or device would block or never end when read
+            report.reject(rel, "not a regular file (a FIFO, socket or device); skipped")
+            continue
         yield path
 
 
