@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kgtoolkit.errors import KgToolkitError
@@ -133,7 +134,7 @@ def stats(graph: GraphOption = None,
     if as_json:
         print(json.dumps(counts, indent=2))
         return
-    table = Table(title=f"graph {counts['graph']}")
+    table = Table(title=escape(f"graph {counts['graph']}"))
     table.add_column("kind")
     table.add_column("name")
     table.add_column("count", justify="right")
@@ -187,7 +188,7 @@ def ingest_command(
 
 
 def _print_ingest(result) -> None:
-    table = Table(title=f"{result.kind} {result.source} -> {result.graph}")
+    table = Table(title=escape(f"{result.kind} {result.source} -> {result.graph}"))
     table.add_column("kind")
     table.add_column("name")
     table.add_column("in graph", justify="right")
@@ -203,12 +204,12 @@ def _print_ingest(result) -> None:
         f"({result.frame_files_per_second:,.0f} frame files/s)"
     )
     for defect in result.defects:
-        console.print(f"[yellow]source defect:[/] {defect}", highlight=False)
+        console.print(f"[yellow]source defect:[/] {escape(defect)}", highlight=False)
     errors = [p for p in result.rejected if p.severity == "error"]
     warnings = [p for p in result.rejected if p.severity != "error"]
     for label, items in (("rejected", errors), ("warning", warnings)):
         for problem in items[:25]:
-            console.print(f"[red]{label}:[/] {problem.path}: {problem.reason}", highlight=False)
+            console.print(f"[red]{label}:[/] {escape(f'{problem.path}: {problem.reason}')}", highlight=False)
         if len(items) > 25:
             console.print(f"... and {len(items) - 25} more {label} items (all of them are in --report)")
     if not result.rejected:
@@ -357,11 +358,13 @@ def _parse_param(item: str) -> tuple[str, object]:
 
 
 def _cell(value: object) -> str:
+    """A value as table text (escaped: a name like `[/red]` is shown, not read as markup)."""
     if isinstance(value, list) and len(value) > 8 and all(isinstance(v, float) for v in value):
-        return f"[{', '.join(f'{v:.3f}' for v in value[:3])}, ... {len(value)} floats]"
+        return escape(f"[{', '.join(f'{v:.3f}' for v in value[:3])}, ... {len(value)} floats]")
     if isinstance(value, float):
         return f"{value:.4f}"
-    return json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+    text = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+    return escape(text)
 
 
 @app.command("query")
@@ -401,7 +404,7 @@ def query_command(
         for row in rows:
             writer.writerow([json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in row.values()])
     else:
-        table = Table(*columns) if columns else Table("(no rows)")
+        table = Table(*map(escape, columns)) if columns else Table("(no rows)")
         for row in rows:
             table.add_row(*(_cell(v) for v in row.values()))
         console.print(table)
@@ -447,9 +450,9 @@ def similar_command(
     if as_json:
         print(json.dumps([{"id": n.id, "name": n.name, "score": round(n.score, 6)} for n in neighbours], indent=1))
         return
-    table = Table("rank", "id", "name", "cosine", title=f"{target} nodes nearest to {node_id} (run {run_id})")
+    table = Table("rank", "id", "name", "cosine", title=escape(f"{target} nodes nearest to {node_id} (run {run_id})"))
     for rank, n in enumerate(neighbours, start=1):
-        table.add_row(str(rank), n.id, str(n.name), f"{n.score:.4f}")
+        table.add_row(str(rank), escape(n.id), escape(str(n.name)), f"{n.score:.4f}")
     console.print(table)
 
 
@@ -474,7 +477,7 @@ def classify_command(
     try:
         store = open_graph(graph)
     except KgToolkitError as error:
-        err_console.print(f"[yellow]graph not available ({error}); scoring the run's own actions[/]")
+        err_console.print(f"[yellow]graph not available ({escape(str(error))}); scoring the run's own actions[/]")
         store = None
     try:
         results = classify(files, loaded, store, k=k)
@@ -486,15 +489,15 @@ def classify_command(
     else:
         for result in results:
             if result.error:
-                err_console.print(f"[red]{result.clip}: {result.error}[/]", highlight=False)
+                err_console.print(f"[red]{escape(f'{result.clip}: {result.error}')}[/]", highlight=False)
                 continue
-            table = Table("rank", "action", "S_output", "S_mm", "S_tri", title=result.clip)
+            table = Table("rank", "action", "S_output", "S_mm", "S_tri", title=escape(result.clip))
             for rank, top in enumerate(result.top, start=1):
-                table.add_row(str(rank), top.action, f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}")
+                table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}")
             console.print(table)
             if result.movements:
-                console.print("  supporting movements of " + result.top[0].action + ": " + ", ".join(
-                    f"{m.movement} ({m.similarity:.2f})" for m in result.movements))
+                console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
+                    f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))
     if any(r.error for r in results):
         raise typer.Exit(3)
 
@@ -505,7 +508,7 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except KgToolkitError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
