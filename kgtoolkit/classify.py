@@ -1,6 +1,12 @@
-"""`classify(clips)`: top-k actions for video files, with S_output = 1/2 S_mm + 1/2 S_tri and the
-body movements that support the top action (movements the graph links to it by INVOLVES,
-ranked by how close their text embedding is to the clip's embedding).
+"""`classify(clips)`: top-k actions for video files, with S_output = 1/2 S_mm + 1/2 S_tri (the
+paper's) and the body movements that support the top action (movements the graph links to it by
+INVOLVES, ranked by the clip's v-b triple score with each).
+
+With `movement_weight` w > 0, an action with INVOLVES edges is also scored through the graph:
+S_kg = the mean v-b triple score of the clip with the action's movements, and
+S_output = (1 - w) (1/2 S_mm + 1/2 S_tri) + w S_kg. That is how an action added with
+`kgtoolkit add-action` (no pixels, no retraining) gets recognised: BENCHMARKS.md, "New actions
+through the graph", measures it.
 
 The model is loaded once; clips are decoded one by one (a bad file is reported and skipped)
 and encoded in batches. The result of each clip depends on that clip alone.
@@ -13,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 
 from kgtoolkit.graph import GraphStore
@@ -30,13 +35,14 @@ class ActionScore(BaseModel):
     score: float  # S_output
     s_mm: float  # cosine of clip and action text embeddings
     s_tri: float  # triplet score, 1/2 (forward + inverse)
+    s_kg: float | None = None  # mean v-b triple score over the action's INVOLVES movements (when used)
 
 
 class SupportingMovement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     movement: str
     id: str
-    similarity: float  # cosine of clip and movement text embeddings
+    similarity: float  # the clip's v-b triple score with the movement (cosine, in [-1, 1])
     support: float | None = None  # share of the action's training videos showing it (INVOLVES)
 
 
@@ -81,33 +87,53 @@ def graph_classes(run: LoadedRun, store: GraphStore | None) -> Classes:
 
 
 class Classifier:
-    """A loaded run and the graph's actions, prepared once: class text embeddings and the INVOLVES
-    lists are computed at construction, so classifying a clip costs its decode and one forward."""
+    """A loaded run and the graph's actions, prepared once: class and movement text embeddings and
+    the INVOLVES lists are computed at construction, so classifying a clip costs its decode and one
+    forward."""
 
-    def __init__(self, run: LoadedRun, store: GraphStore | None = None, *, k: int = 5, movements: int = 5):
+    def __init__(self, run: LoadedRun, store: GraphStore | None = None, *, k: int = 5, movements: int = 5,
+                 movement_weight: float = 0.0):
+        if not 0.0 <= movement_weight <= 1.0:
+            raise ValueError(f"movement_weight must be from 0 to 1 (got {movement_weight})")
         self.run, self.store, self.k, self.movements = run, store, k, movements
+        self.movement_weight = movement_weight
         self.classes = graph_classes(run, store)
-        self._involves: dict[str, list[tuple[str, str, float | None]]] = {}  # action -> (id, name, support)
-        self._movement_text: dict[str, torch.Tensor] = {}
+        self.movement_ids: list[str] = []
+        self.movement_names: list[str] = []
+        self.support: dict[tuple[str, str], float | None] = {}
+        involves: dict[str, list[str]] = {}
         if store is not None:
             links = [r for page in store.iter_relationships("INVOLVES") for r in page]
             nodes = store.get_nodes("BodyMovement", sorted({r.dst for r in links}))
+            self.movement_ids = sorted(nodes)
+            self.movement_names = [nodes[i].props.get("name", i) for i in self.movement_ids]
             for r in links:
                 if r.dst in nodes:
-                    self._involves.setdefault(r.src, []).append(
-                        (r.dst, nodes[r.dst].props.get("name", r.dst), r.props.get("support")))
+                    involves.setdefault(r.src, []).append(r.dst)
+                    self.support[r.src, r.dst] = r.props.get("support")
+        column = {m: j for j, m in enumerate(self.movement_ids)}
+        # (C, M): row c averages the movements of class c (all zero for a class without any).
+        self.involves = torch.zeros(len(self.classes.names), len(self.movement_ids))
+        self.class_movements: list[list[int]] = []
+        for c, action in enumerate(self.classes.ids):
+            cols = sorted(column[m] for m in involves.get(action or "", []))
+            self.class_movements.append(cols)
+            if cols:
+                self.involves[c, cols] = 1.0 / len(cols)
+        self.has_movements = self.involves.sum(dim=1) > 0
+        self.movement_text = (run.text_embeddings(self.movement_names) if self.movement_names
+                              else torch.zeros(0, run.model.embed_dim))
         self.decoder = run.decoder()
 
-    def supporting(self, action_id: str | None, clip_embedding: torch.Tensor) -> list[SupportingMovement]:
-        links = self._involves.get(action_id or "", [])
-        if not links:
+    def supporting(self, c: int, movement_scores: torch.Tensor) -> list[SupportingMovement]:
+        cols = self.class_movements[c]
+        if not cols:
             return []
-        if action_id not in self._movement_text:
-            self._movement_text[action_id] = F.normalize(self.run.text_embeddings([n for _, n, _ in links]), dim=-1)
-        sims = self._movement_text[action_id] @ F.normalize(clip_embedding, dim=-1)
-        order = sims.argsort(descending=True)[: self.movements].tolist()
-        return [SupportingMovement(movement=links[i][1], id=links[i][0], similarity=round(float(sims[i]), 4),
-                                   support=links[i][2]) for i in order]
+        order = sorted(cols, key=lambda j: -float(movement_scores[j]))[: self.movements]
+        action = self.classes.ids[c] or ""
+        return [SupportingMovement(movement=self.movement_names[j], id=self.movement_ids[j],
+                                   similarity=round(float(movement_scores[j]), 4),
+                                   support=self.support.get((action, self.movement_ids[j]))) for j in order]
 
     def __call__(self, clips: list[Path], batch_size: int = 16) -> list[ClipResult]:
         results = [ClipResult(clip=str(c)) for c in clips]
@@ -140,17 +166,25 @@ class Classifier:
         with torch.no_grad():
             video = run.model.encode_video(torch.stack(frames).to(run.device)).float()
             scores = run.model.class_scores(video, classes.embeddings.to(run.device))
+            per_movement = (run.model.movement_scores(video, self.movement_text.to(run.device)).float().cpu()
+                            if self.movement_ids else torch.zeros(len(kept), 0))
+        s_kg = per_movement @ self.involves.t()  # (B, C)
+        s_output = scores.s_output.float().cpu()
+        if self.movement_weight > 0:
+            w = self.movement_weight
+            s_output = torch.where(self.has_movements[None, :], (1 - w) * s_output + w * s_kg, s_output)
         for row, i in enumerate(kept):
-            top = scores.s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
+            top = s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
             results[i].top = [
-                ActionScore(action=classes.names[c], id=classes.ids[c], score=round(float(scores.s_output[row, c]), 4),
-                            s_mm=round(float(scores.s_mm[row, c]), 4), s_tri=round(float(scores.s_tri[row, c]), 4))
+                ActionScore(action=classes.names[c], id=classes.ids[c], score=round(float(s_output[row, c]), 4),
+                            s_mm=round(float(scores.s_mm[row, c]), 4), s_tri=round(float(scores.s_tri[row, c]), 4),
+                            s_kg=round(float(s_kg[row, c]), 4) if self.has_movements[c] else None)
                 for c in top
             ]
-            results[i].movements = self.supporting(classes.ids[top[0]], video[row])
+            results[i].movements = self.supporting(top[0], per_movement[row])
 
 
 def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
-             movements: int = 5, batch_size: int = 16) -> list[ClipResult]:
+             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0) -> list[ClipResult]:
     """Classify clips with a run (a `Classifier` made for this one call)."""
-    return Classifier(run, store, k=k, movements=movements)(clips, batch_size)
+    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size)

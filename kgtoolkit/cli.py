@@ -15,6 +15,9 @@ from rich.table import Table
 
 from kgtoolkit.errors import KgToolkitError
 
+# classify --movement-weight: see BENCHMARKS.md, "New actions through the graph".
+DEFAULT_MOVEMENT_WEIGHT = 0.0
+
 app = typer.Typer(
     help="kgtoolkit: knowledge graphs and CLIP for fine-grained video action recognition (KG-CLIP).",
     no_args_is_help=True,
@@ -232,6 +235,9 @@ def synth_command(
         "(kg_idx.json + a-b.pkl).", show_default=False)] = None,
     share_videos: Annotated[bool, typer.Option(
         help="Render one mp4 per class and split and link it for the others (for annotation-scale benchmarks).")] = False,
+    nuisance: Annotated[float, typer.Option(
+        help="Strength of the class-independent nuisances, 0 to 1: 1 varies position, scale, tempo, colours, "
+        "background texture, a moving distractor and pixel noise per video; 0 is a centred figure on grey.")] = 1.0,
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -244,7 +250,7 @@ def synth_command(
         summary = generate(
             out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
             frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            nuisance=nuisance, progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
         f"{out_dir}: {len(summary.classes)} actions, {summary.train_videos} training and {summary.test_videos} "
@@ -465,9 +471,14 @@ def classify_command(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print a JSON list, one object per clip: clip, top [{action, score, s_mm, s_tri}], "
         "movements, error (see README).")] = False,
+    movement_weight: Annotated[float, typer.Option(
+        "--movement-weight", min=0.0, max=1.0,
+        help="Weight w of the graph score S_kg (the clip's v-b triple scores averaged over each action's "
+        "INVOLVES movements): S_output = (1 - w) (S_mm + S_tri) / 2 + w S_kg. 0 is the paper's score; "
+        "actions added with add-action need w > 0 to be recognised by their movements.")] = DEFAULT_MOVEMENT_WEIGHT,
 ) -> None:
-    """Top-k actions of each clip (S_output with its S_mm and S_tri parts) and the body movements that
-    support the top action. Exit status 3 when some clip could not be classified."""
+    """Top-k actions of each clip (S_output with its S_mm, S_tri and S_kg parts) and the body movements
+    that support the top action. Exit status 3 when some clip could not be classified."""
     from kgtoolkit.classify import classify, expand_clips
     from kgtoolkit.graph import open_graph
     from kgtoolkit.train.run import latest_run, load_run
@@ -480,7 +491,7 @@ def classify_command(
         err_console.print(f"[yellow]graph not available ({escape(str(error))}); scoring the run's own actions[/]")
         store = None
     try:
-        results = classify(files, loaded, store, k=k)
+        results = classify(files, loaded, store, k=k, movement_weight=movement_weight)
     finally:
         if store is not None:
             store.close()
@@ -491,15 +502,36 @@ def classify_command(
             if result.error:
                 err_console.print(f"[red]{escape(f'{result.clip}: {result.error}')}[/]", highlight=False)
                 continue
-            table = Table("rank", "action", "S_output", "S_mm", "S_tri", title=escape(result.clip))
+            table = Table("rank", "action", "S_output", "S_mm", "S_tri", "S_kg", title=escape(result.clip))
             for rank, top in enumerate(result.top, start=1):
-                table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}")
+                table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}",
+                              "-" if top.s_kg is None else f"{top.s_kg:.4f}")
             console.print(table)
             if result.movements:
                 console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
                     f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))
     if any(r.error for r in results):
         raise typer.Exit(3)
+
+
+@app.command("add-action")
+def add_action_command(
+    name: Annotated[str, typer.Argument(help='The action\'s name, e.g. "snatch weight lifting".', show_default=False)],
+    movement: Annotated[list[str], typer.Option(
+        "--movement", "-m", help='A body movement it involves, as the graph names them: "<part> <state>[ <object>]", '
+        'e.g. "right hand hold barbell". Repeat for each.', show_default=False)],
+    graph: GraphOption = None,
+) -> None:
+    """Add an action known only through the graph: an Action node with INVOLVES edges to its body
+    movements (created when new). `classify --movement-weight W` then scores it without retraining."""
+    from kgtoolkit.actions import add_action
+    from kgtoolkit.graph import open_graph
+
+    with open_graph(graph) as store:
+        added = add_action(store, name, movement)
+    state = "already existed; INVOLVES edges merged" if added.existed else "added"
+    console.print(escape(f"{added.id} ({added.name}) {state}: {len(added.movements)} movements "
+                         f"({len(added.new_movements)} new to the graph)"))
 
 
 def main() -> None:

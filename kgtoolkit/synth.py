@@ -454,7 +454,21 @@ def _rgb(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(0, 256, 3))  # type: ignore[return-value]
 
 
-def _draw_nuisance(rng: np.random.Generator, size: int) -> Nuisance:
+def _lerp(calm: float, drawn: float, strength: float) -> float:
+    return calm + (drawn - calm) * strength
+
+
+def _calm_rgb(calm: tuple[int, int, int], drawn: tuple[int, int, int], strength: float) -> tuple[int, int, int]:
+    return tuple(int(round(_lerp(c, d, strength))) for c, d in zip(calm, drawn))  # type: ignore[return-value]
+
+
+CALM_BACKGROUND, CALM_FIGURES = (150, 150, 150), ((20, 20, 20), (245, 245, 245))
+
+
+def _draw_nuisance(rng: np.random.Generator, size: int, strength: float = 1.0) -> Nuisance:
+    """The video's nuisances. `strength` in [0, 1] scales them towards a calm default (centred figure
+    of 65% height, grey background, dark or light figure, no texture, no distractor, no noise); the
+    random draws are the same for every strength, so 1.0 is the full-nuisance set of the same seed."""
     height = size * rng.uniform(0.55, 0.74)
     half_width = 0.45 * height / size
     background = _rgb(rng)
@@ -464,21 +478,32 @@ def _draw_nuisance(rng: np.random.Generator, size: int) -> Nuisance:
     radius = size * rng.uniform(0.05, 0.1)
     speed = size * rng.uniform(0.05, 0.2)
     angle = rng.uniform(0, 2 * np.pi)
+    centre_x = size * rng.uniform(half_width, 1 - half_width)
+    ground_y = size * rng.uniform(0.86, 0.95)
+    tempo = rng.uniform(0.75, 1.35)
+    if strength < 1.0:
+        background = _calm_rgb(CALM_BACKGROUND, background, strength)
+        figure = _calm_rgb(CALM_FIGURES[_luma(figure) > _luma(background)], figure, strength)
+        if abs(_luma(figure) - _luma(background)) < 90:
+            figure = CALM_FIGURES[_luma(background) < 128]
+        height = _lerp(0.65 * size, height, strength)
+        centre_x, ground_y = _lerp(size / 2, centre_x, strength), _lerp(0.9 * size, ground_y, strength)
+        tempo = _lerp(1.0, tempo, strength)
     return Nuisance(
-        center_x=size * rng.uniform(half_width, 1 - half_width),
-        ground_y=size * rng.uniform(0.86, 0.95),
+        center_x=centre_x,
+        ground_y=ground_y,
         height=height,
-        speed=rng.uniform(0.75, 1.35),
+        speed=tempo,
         figure_rgb=figure,
         background_rgb=background,
-        texture=rng.uniform(-1, 1, (5, 5, 3)) * rng.uniform(8, 35),
-        gradient=rng.uniform(-30, 30),
+        texture=rng.uniform(-1, 1, (5, 5, 3)) * rng.uniform(8, 35) * strength,
+        gradient=rng.uniform(-30, 30) * strength,
         distractor_shape=("ellipse", "rectangle", "triangle")[int(rng.integers(3))],
         distractor_rgb=_rgb(rng),
-        distractor_radius=radius,
+        distractor_radius=radius * strength,
         distractor_start=(size * rng.uniform(0, 1), size * rng.uniform(0, 1)),
         distractor_velocity=(speed * np.cos(angle), speed * np.sin(angle)),
-        noise_sigma=rng.uniform(1.5, 5),
+        noise_sigma=rng.uniform(1.5, 5) * strength,
         noise_seed=int(rng.integers(2**62)),
         jitter=np.stack([rng.uniform(0.5, 1.5, len(REST) * 2), rng.uniform(0.2, 0.8, len(REST) * 2),
                          rng.uniform(0, 1, len(REST) * 2), rng.uniform(0, 1, len(REST) * 2)], axis=1),
@@ -511,18 +536,19 @@ def _choose_shown(rng: np.random.Generator, action: ActionSpec, subset: tuple[in
 
 
 def plan_video(seed: int, split: str, class_index: int, video_index: int, action: ActionSpec,
-               subset: tuple[int, int] | None, *, video: str, frames: int, size: int, fps: int) -> VideoPlan:
+               subset: tuple[int, int] | None, *, video: str, frames: int, size: int, fps: int,
+               nuisance: float = 1.0) -> VideoPlan:
     """Everything random about one video, from its own SeedSequence (independent streams for the
     movements, the nuisances and the quirks, so each depends only on the seed and the position)."""
     split_code = {"train": 0, "test": 1}[split]
     movement_seq, nuisance_seq, quirk_seq = np.random.SeedSequence(
         [seed, split_code, class_index, video_index]).spawn(3)
     shown = _choose_shown(np.random.default_rng(movement_seq), action, subset, frames)
-    nuisance = _draw_nuisance(np.random.default_rng(nuisance_seq), size)
+    looks = _draw_nuisance(np.random.default_rng(nuisance_seq), size, nuisance)
     quirks = np.random.default_rng(quirk_seq)
     return VideoPlan(
         split=split, folder=action.folder, video=video, frames=frames, size=size, fps=fps, shown=shown,
-        nuisance=nuisance,
+        nuisance=looks,
         empty=quirks.random(frames) < 0.03,
         hidden=quirks.random((frames, len(PARTS))) < 0.05,
         undefined=quirks.random((frames, len(PARTS))) < 0.04,
@@ -909,6 +935,8 @@ def _draw_distractor(draw: ImageDraw.ImageDraw, nuisance: Nuisance, t: float, si
         position = (start + velocity * t) % (2 * size)
         coords.append(position if position <= size else 2 * size - position)  # bounce off the edges
     x, y, r = coords[0], coords[1], nuisance.distractor_radius
+    if r < 0.5:
+        return
     if nuisance.distractor_shape == "ellipse":
         draw.ellipse((x - r, y - r * 0.7, x + r, y + r * 0.7), fill=nuisance.distractor_rgb)
     elif nuisance.distractor_shape == "rectangle":
@@ -973,7 +1001,9 @@ def render_frames(plan: VideoPlan, geo: Geometry) -> Iterator[np.ndarray]:
     nuisance, size = plan.nuisance, plan.size
     background = Image.fromarray(_background(nuisance, size))
     noise_rng = np.random.default_rng(nuisance.noise_seed)
-    spread = max(1, round(nuisance.noise_sigma * math.sqrt(3)))  # uniform noise of that std
+    spread = round(nuisance.noise_sigma * math.sqrt(3)) if nuisance.noise_sigma > 0 else 0  # uniform noise of that std
+    if nuisance.noise_sigma > 0:
+        spread = max(1, spread)
     for i in range(plan.frames):
         image = background.copy()
         draw = ImageDraw.Draw(image)
@@ -1117,8 +1147,10 @@ class SynthSummary:
 
 
 def _validate(out_dir: Path, classes: int, train_per_class: int, test_per_class: int, frames: int,
-              size: int, fps: int, seed: int, composition: Path | None) -> None:
+              size: int, fps: int, seed: int, composition: Path | None, nuisance: float = 1.0) -> None:
     checks = [
+        (isinstance(nuisance, (int, float)) and 0.0 <= nuisance <= 1.0,
+         f"nuisance must be a number from 0 to 1 (got {nuisance!r})"),
         (isinstance(classes, int) and classes >= 2, f"classes must be an integer >= 2 (got {classes!r})"),
         (isinstance(train_per_class, int) and train_per_class >= 1,
          f"train_per_class must be an integer >= 1 (got {train_per_class!r})"),
@@ -1176,11 +1208,11 @@ def _write_video(out_dir: Path, plan: VideoPlan, codec: str, *, link_to: Path | 
 
 def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_per_class: int = 1,
              frames: int = 16, size: int = 112, fps: int = 8, seed: int = 0,
-             composition: Path | None = None, share_videos: bool = False,
+             composition: Path | None = None, share_videos: bool = False, nuisance: float = 1.0,
              progress: Callable[[int, int], None] | None = None) -> SynthSummary:
     """Write a synthetic Kinetics-TPS folder into `out_dir` (new or empty); see the module docstring."""
     out_dir = Path(out_dir)
-    _validate(out_dir, classes, train_per_class, test_per_class, frames, size, fps, seed, composition)
+    _validate(out_dir, classes, train_per_class, test_per_class, frames, size, fps, seed, composition, nuisance)
     began = time.perf_counter()
     vocabulary = (composition_vocabulary(Path(composition), classes) if composition is not None
                   else default_vocabulary(classes))
@@ -1200,7 +1232,7 @@ def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_
             first: Path | None = None  # the class's rendered video, when share_videos links the others to it
             for video_index in range(count):
                 plan = plan_video(seed, split, class_index, video_index, action, vocabulary.subset,
-                                  video=next(names), frames=frames, size=size, fps=fps)
+                                  video=next(names), frames=frames, size=size, fps=fps, nuisance=nuisance)
                 path = _write_video(out_dir, plan, codec, link_to=first)
                 rendered += first is None
                 if share_videos and first is None:
@@ -1224,7 +1256,7 @@ def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_
     truth_path = lists / "synth_truth.json"
     truth = _truth(vocabulary, truth_videos, seed=seed, codec=codec, options={
         "classes": classes, "train_per_class": train_per_class, "test_per_class": test_per_class,
-        "frames": frames, "size": size, "fps": fps, "share_videos": share_videos,
+        "frames": frames, "size": size, "fps": fps, "share_videos": share_videos, "nuisance": nuisance,
         "composition": str(composition) if composition is not None else None})
     truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - began

@@ -127,3 +127,47 @@ def test_classify_json_follows_its_schema_and_reports_bad_clips(trained, tmp_pat
     for p in good:
         assert all((p.top[0].id, m.id) in involves for m in p.movements)
     assert "not a readable video" in failed[0].error and failed[1].error == "no such file"
+
+
+def test_add_action_through_the_graph_then_classify_scores_it(trained, tmp_path: Path):
+    """`add-action` on both stores (twice: nothing duplicated, an unknown body part refused by name);
+    `classify --movement-weight` then scores the new action through its movements, no retraining."""
+    import shutil
+
+    from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+
+    graph = tmp_path / "graph"
+    shutil.copytree(trained["embedded"], graph)
+    with EmbeddedGraphStore(graph) as store:
+        involves = sorted((r.src, r.dst) for page in store.iter_relationships("INVOLVES") for r in page)
+        names = {n.id: n.props["name"] for page in store.iter_nodes("BodyMovement") for n in page}
+    first_action = involves[0][0]
+    known = [names[m] for a, m in involves if a == first_action][:2]
+    movements = [*known, "left foot tap"]  # two the graph has, one new to it
+    args = ["add-action", "tap dance", *[x for m in movements for x in ("--movement", m)]]
+    for where in (str(graph), trained["uri"]):
+        before = None
+        for _ in range(2):
+            out = kgtoolkit(*args, "--graph", where).stdout
+            assert "action:tap_dance" in out and "3 movements" in out
+            with (EmbeddedGraphStore(graph) if where == str(graph) else Neo4jGraphStore(where)) as store:
+                counts = (store.count_nodes(), store.count_relationships())
+                linked = {r.dst for page in store.iter_relationships("INVOLVES") for r in page if r.src == "action:tap_dance"}
+            assert linked == {"movement:left_foot/tap", *(m for m, n in names.items() if n in known)}
+            assert before is None or counts == before  # the second time changes nothing
+            before = counts
+    bad = kgtoolkit("add-action", "x", "--movement", "left wing flap", "--graph", str(graph), check=False)
+    assert bad.returncode != 0 and "left wing flap" in bad.stderr and "Traceback" not in bad.stderr
+
+    clips = sorted((trained["base"] / "ktps" / "test_videos").rglob("*.mp4"))[:2]
+    w = 0.5
+    result = kgtoolkit("classify", *map(str, clips), "--run", str(trained["run"]), "--graph", str(graph),
+                       "--json", "-k", "5", "--movement-weight", str(w))
+    for clip in [ClipResult.model_validate(item) for item in json.loads(result.stdout)]:
+        assert "tap dance" in [t.action for t in clip.top]  # 5 actions now: the new one is scored
+        for t in clip.top:
+            assert t.s_kg is not None
+            assert t.score == pytest.approx((1 - w) * (0.5 * t.s_mm + 0.5 * t.s_tri) + w * t.s_kg, abs=3e-4)
+    with Neo4jGraphStore(trained["uri"]) as store:  # leave the shared server as the other tests expect
+        store.cypher("MATCH (n) WHERE n.id IN $ids DETACH DELETE n", {"ids": ["action:tap_dance", "movement:left_foot/tap"]},
+                     write=True)

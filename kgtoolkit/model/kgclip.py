@@ -2,7 +2,15 @@
 
 Training (per step, as the authors' `E2E_leaner`): for each learned relation (v-b, a-b, v-a),
 1/2 (L_tri(forward) + L_tri(inverse)) + lambda * L_mm, summed over relations, where L is the
-in-batch KL contrastive loss with same-tail positives. On top, `pair_weight` adds a per-pair
+in-batch KL contrastive loss with same-tail positives.
+
+How L_tri builds its in-batch logits (`triplet_loss`):
+- "authors": as their code, logit[i, j] = cos(x_h of sequence i, x_t of sequence j), sequence i
+  being [h_i, r, t_i]. Both x_h and x_t read their whole sequence, so both can encode the tail:
+  the loss is then solved from the tails' text alone, with no need to look at the video (measured:
+  from random weights the video tower does not learn; BENCHMARKS.md, "Training accuracy").
+- "pairwise" (default): logit[i, j] = the score of the sequence [h_i, r, t_j] itself, the same
+  per-pair score inference uses, so a pair can only score high if head and tail agree. On top, `pair_weight` adds a per-pair
 classification term for v-a (every candidate action scored through its own [v, r, a]
 sequence): inference scores (video, action) pairs one sequence at a time, so a clip's prediction
 never depends on the other clips of its batch (the authors averaged over the batch), and this term
@@ -21,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kgtoolkit.model.backbone import Backbone
-from kgtoolkit.model.losses import same_target_labels, symmetric_kl
+from kgtoolkit.model.losses import same_target_labels, symmetric_kl, symmetric_kl_logits
 from kgtoolkit.model.triplet import TripletEncoder
 
 # The authors' relation ids; inverses are id + 3.
@@ -67,8 +75,11 @@ class TemporalTransformer(nn.Module):
 
 class KGClip(nn.Module):
     def __init__(self, backbone: Backbone, *, frames: int, use_graph: bool = True, temporal: str = "mean",
-                 triplet_layers: int = 3, dropout: float = 0.1):
+                 triplet_layers: int = 3, dropout: float = 0.1, triplet_loss: str = "pairwise"):
         super().__init__()
+        if triplet_loss not in ("pairwise", "authors"):
+            raise ValueError(f"triplet_loss must be 'pairwise' or 'authors' (got {triplet_loss!r})")
+        self.triplet_loss = triplet_loss
         self.clip = backbone.model
         self.embed_dim = backbone.embed_dim
         self.use_graph = use_graph
@@ -99,6 +110,10 @@ class KGClip(nn.Module):
         labels = same_target_labels(targets)
         scale = self.logit_scale
         loss_mm = symmetric_kl(head, tail, labels, scale)
+        if self.triplet_loss == "pairwise":
+            forward = symmetric_kl_logits(scale * self.triplet.pair_scores(head, relation, tail), labels)
+            inverse = symmetric_kl_logits(scale * self.triplet.pair_scores(tail, relation + INVERSE, head), labels)
+            return (forward + inverse) / 2 + lam * loss_mm
         rel = torch.full((head.shape[0],), relation, dtype=torch.long, device=head.device)
         x_h, x_t = self.triplet(head, rel, tail)
         forward = symmetric_kl(x_h, x_t, labels, scale)
@@ -114,11 +129,12 @@ class KGClip(nn.Module):
         return (F.cross_entropy(scale * forward, targets) + F.cross_entropy(scale * inverse, targets)) / 2
 
     def training_loss(self, batch: StepBatch, action_text: torch.Tensor, movement_text: torch.Tensor,
-                      lam: float, pair_weight: float) -> dict[str, torch.Tensor]:
-        """action_text (C, D) and movement_text (M, D): text embeddings of every action/movement."""
+                      lam: float, pair_weight: float, graph: bool = True) -> dict[str, torch.Tensor]:
+        """action_text (C, D) and movement_text (M, D): text embeddings of every action/movement.
+        graph=False: the CLIP loss alone (CLIP-only models, and a graph warm-up's first epochs)."""
         video = self.encode_video(batch.frames)
         va_tail = action_text[batch.va_tail]
-        if not self.use_graph:  # CLIP alone: the multi-modal contrastive loss of v-a
+        if not self.use_graph or not graph:  # CLIP alone: the multi-modal contrastive loss of v-a
             loss = symmetric_kl(video, va_tail, same_target_labels(batch.va_tail), self.logit_scale)
             return {"loss": loss, "va": loss.detach()}
         parts = {"va": self.relation_loss(video, REL_VA, va_tail, batch.va_tail, lam)}
@@ -145,3 +161,13 @@ class KGClip(nn.Module):
         inverse = self.triplet.pair_scores(classes, REL_VA + INVERSE, video).t()
         s_tri = (forward + inverse) / 2
         return ClassScores(0.5 * s_mm + 0.5 * s_tri, s_mm, s_tri, forward, inverse)
+
+    @torch.no_grad()
+    def movement_scores(self, video: torch.Tensor, movements: torch.Tensor) -> torch.Tensor:
+        """(B, M) v-b triple scores, 1/2 (forward + inverse), of every (video, body movement) pair:
+        how much the clip shows each movement. Each row depends on its own video only."""
+        if not self.use_graph:
+            return F.normalize(video, dim=-1) @ F.normalize(movements, dim=-1).t()
+        forward = self.triplet.pair_scores(video, REL_VB, movements)
+        inverse = self.triplet.pair_scores(movements, REL_VB + INVERSE, video).t()
+        return (forward + inverse) / 2

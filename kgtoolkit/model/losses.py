@@ -19,9 +19,13 @@ def kl_contrastive(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum") / logits.shape[1]
 
 
+def symmetric_kl_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """1/2 (L(rows) + L(columns)) of an (N, N) logit matrix."""
+    return (kl_contrastive(logits, labels) + kl_contrastive(logits.t(), labels.t())) / 2
+
+
 def symmetric_kl(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
     """1/2 (L(a -> b) + L(b -> a)) over cosine logits, as the authors' get_sim + KLLoss pair."""
     a = F.normalize(a, dim=-1)
     b = F.normalize(b, dim=-1)
-    logits = logit_scale * a @ b.t()
-    return (kl_contrastive(logits, labels) + kl_contrastive(logits.t(), labels.t())) / 2
+    return symmetric_kl_logits(logit_scale * a @ b.t(), labels)

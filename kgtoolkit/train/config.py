@@ -23,6 +23,7 @@ class ModelConfig(_Strict):
     temporal: Literal["mean", "transformer"] = "mean"
     triplet_layers: int = Field(3, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
+    triplet_loss: Literal["pairwise", "authors"] = "pairwise"  # in-batch triple logits (kgtoolkit/model/kgclip.py)
     prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
 
     @field_validator("prompt_templates")
@@ -48,6 +49,10 @@ class OptimConfig(_Strict):
     ab_batch_size: int = Field(32, ge=0)
     lr_backbone: float = Field(1e-5, gt=0)
     lr_graph: float = Field(1e-4, gt=0)
+    # The text tower's learning rate (default: lr_backbone); 0 freezes it. A text tower trained from
+    # scratch jointly with a random image tower collapses (every class text gets the same embedding,
+    # which stops the image tower's gradient): pipelines/tiny.yaml freezes it.
+    lr_text: float | None = Field(None, ge=0)
     weight_decay: float = Field(0.2, ge=0)
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
@@ -55,6 +60,10 @@ class OptimConfig(_Strict):
     grad_clip: float = Field(1.0, gt=0)
     lam: float = Field(0.1, ge=0)  # weight of the multi-modal contrastive loss (the authors' lambda)
     pair_weight: float = Field(1.0, ge=0)  # per-pair triple classification (see kgtoolkit/model/kgclip.py)
+    # First epochs with the CLIP loss alone, then the whole KG-CLIP loss. The paper starts from a
+    # pretrained CLIP; a model trained from random weights needs a video tower that already tells
+    # clips apart before the triple scores can teach it anything (BENCHMARKS.md, "Training accuracy").
+    graph_warmup_epochs: int = Field(0, ge=0)
 
 
 class TrainConfig(_Strict):

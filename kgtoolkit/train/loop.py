@@ -70,14 +70,39 @@ def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     return factor
 
 
+# Text tower parameters of open_clip's CLIP (and `text.` of its CustomTextCLIP).
+_TEXT_PREFIXES = ("clip.transformer.", "clip.token_embedding.", "clip.positional_embedding", "clip.ln_final.",
+                  "clip.text_projection", "clip.text.")
+
+
+def _no_decay(name: str, param: torch.nn.Parameter) -> bool:
+    """open_clip's rule: no weight decay on gains, biases, norms, embeddings' scale and logit_scale."""
+    return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+
+
 def _optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.optim.Optimizer:
-    backbone = [p for n, p in model.named_parameters() if n.startswith("clip.")]
-    graph = [p for n, p in model.named_parameters() if not n.startswith("clip.")]
+    """AdamW with the backbone's image tower and logit scale at lr_backbone, its text tower at
+    lr_text (0 freezes it), the graph module (Triplet Encoder, temporal pooling) at lr_graph. The
+    group order is fixed (backbone, graph, text; each with and without decay) for checkpoints."""
     o = config.optim
+    lr_text = o.lr_backbone if o.lr_text is None else o.lr_text
+    groups: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        kind = "text" if name.startswith(_TEXT_PREFIXES) else "backbone" if name.startswith("clip.") else "graph"
+        if kind == "text" and lr_text == 0:
+            param.requires_grad_(False)
+            continue
+        groups.setdefault((kind, _no_decay(name, param)), []).append(param)
+    lrs = {"backbone": o.lr_backbone, "graph": o.lr_graph, "text": lr_text}
     return torch.optim.AdamW(
-        [{"params": backbone, "lr": o.lr_backbone}, {"params": graph, "lr": o.lr_graph}],
-        betas=o.betas, eps=o.eps, weight_decay=o.weight_decay, fused=runtime.device.type == "cuda",
+        [{"params": groups[key], "lr": lrs[key[0]], "weight_decay": 0.0 if key[1] else o.weight_decay, "name": key[0]}
+         for kind in ("backbone", "graph", "text") for key in ((kind, False), (kind, True)) if groups.get(key)],
+        betas=o.betas, eps=o.eps, fused=runtime.device.type == "cuda",
     )
+
+
+def _group_lr(optimizer: torch.optim.Optimizer, kind: str) -> float | None:
+    return next((g["lr"] for g in optimizer.param_groups if g.get("name") == kind), None)
 
 
 def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets, config: TrainConfig,
@@ -110,7 +135,7 @@ class _Forward(torch.nn.Module):
         self.model = model
 
     def forward(self, batch: StepBatch, action_tokens: torch.Tensor, movement_tokens: torch.Tensor,
-                lam: float, pair_weight: float) -> dict[str, torch.Tensor]:
+                lam: float, pair_weight: float, graph: bool = True) -> dict[str, torch.Tensor]:
         model = self.model
         action_text = model.encode_text(action_tokens)
         needed = torch.unique(torch.cat([batch.vb_tail, batch.ab_tail]))
@@ -118,7 +143,7 @@ class _Forward(torch.nn.Module):
                                     dtype=action_text.dtype)
         if needed.numel():
             movement_text = movement_text.index_copy(0, needed, model.encode_text(movement_tokens[needed]))
-        return model.training_loss(batch, action_text, movement_text, lam, pair_weight)
+        return model.training_loss(batch, action_text, movement_text, lam, pair_weight, graph=graph)
 
 
 @torch.no_grad()
@@ -213,7 +238,8 @@ def train(
     forward = _Forward(model)
     if runtime.distributed:
         forward = torch.nn.parallel.DistributedDataParallel(
-            forward, find_unused_parameters=not config.model.use_graph or config.model.temporal != "mean")
+            forward, find_unused_parameters=(not config.model.use_graph or config.model.temporal != "mean"
+                                             or config.optim.graph_warmup_epochs > 0))
 
     start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
     if state is not None:
@@ -238,7 +264,8 @@ def train(
             batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank), runtime.device)
             with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype,
                                 enabled=runtime.autocast_dtype is not None):
-                losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight)
+                losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight,
+                                 epoch >= config.optim.graph_warmup_epochs)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
@@ -253,7 +280,7 @@ def train(
             fetch = time.perf_counter()
         seconds = time.perf_counter() - started
         record = {"epoch": epoch, **{f"train_{k}": v / max(1, step + 1) for k, v in sums.items()},
-                  "lr_backbone": optimizer.param_groups[0]["lr"], "lr_graph": optimizer.param_groups[1]["lr"],
+                  "lr_backbone": _group_lr(optimizer, "backbone"), "lr_graph": _group_lr(optimizer, "graph"),
                   "seconds": round(seconds, 2), "clips_per_s": round(clips * runtime.world / seconds, 2),
                   "loader_wait_s": round(wait, 2)}
         if runtime.is_main:

@@ -27,6 +27,7 @@ def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGCl
     backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None)
     model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
+                   triplet_loss=config.model.triplet_loss,
                    dropout=config.model.dropout)
     return model, backbone
 
