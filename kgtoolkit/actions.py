@@ -10,7 +10,7 @@ movements adds the new INVOLVES edges (they are never removed here).
 
 The equivalent Cypher, for people who script Neo4j directly (graph_schema/QUERIES.md):
 
-    MERGE (a:Action {id: $id}) SET a.name = $name, a.addedBy = 'add-action'
+    MERGE (a:Action {id: $id}) ON CREATE SET a.name = $name, a.addedBy = 'add-action'
     WITH a UNWIND $movements AS m
     MATCH (b:BodyMovement {id: m}) MERGE (a)-[r:INVOLVES]->(b) SET r.source = 'add-action'
 """

@@ -65,7 +65,7 @@ from PIL import Image, ImageDraw
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.safe_pickle import load_int_triples
-from kgtoolkit.vocab import BODY_PARTS, NO_MOVEMENT, UNDEFINED, Movement, parse_movement_name
+from kgtoolkit.vocab import BODY_PARTS, NO_MOVEMENT, UNDEFINED, Movement, check_path_component, parse_movement_name
 
 # ----------------------------------------------------------------------------------------------
 # Vocabulary
@@ -239,6 +239,9 @@ def composition_vocabulary(release: Path, classes: int) -> Vocabulary:
             raise ConfigurationError(f"composition {edges_path}: action {names[action_id]!r} has movements on "
                                      "fewer than 3 body parts; cannot draw videos of it")
         name = names[action_id]
+        problem = check_path_component(name.replace(" ", "_"))
+        if problem:  # the folder name comes from the file: it must stay one folder inside out_dir
+            raise ConfigurationError(f"composition {index_path}: action name {name!r} {problem}")
         actions.append(ActionSpec(name.replace(" ", "_"), name, tuple(movements[t] for t in tails)))
     states = _unique([*(m.state for m in movements.values()), NO_MOVEMENT, UNDEFINED])
     objects = _unique([m.object for m in movements.values() if m.object])

@@ -246,6 +246,37 @@ def test_composition_uses_the_release_actions_and_movements(tmp_path: Path) -> N
     assert all(12 <= len(a.movements) <= 104 for a in vocabulary.actions)
 
 
+def test_a_composition_action_name_cannot_leave_the_output_folder(tmp_path: Path) -> None:
+    import shutil
+
+    release = tmp_path / "release"
+    release.mkdir()
+    shutil.copy(RELEASE / "a-b.pkl", release / "a-b.pkl")
+    names = json.loads((RELEASE / "kg_idx.json").read_text())
+    names["3"] = "../../escaped"
+    (release / "kg_idx.json").write_text(json.dumps(names))
+    with pytest.raises(ConfigurationError, match=r"kg_idx.json: action name '\.\./\.\./escaped'"):
+        synth.generate(tmp_path / "out" / "k", classes=2, train_per_class=1, test_per_class=0, frames=4, size=64,
+                       composition=release)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "out" / "escaped").exists()
+
+
+def test_nuisance_zero_is_a_calm_scene_and_the_movements_do_not_change(tmp_path: Path) -> None:
+    full = synth.generate(tmp_path / "full", classes=2, train_per_class=2, test_per_class=0, frames=6, size=64)
+    calm = synth.generate(tmp_path / "calm", classes=2, train_per_class=2, test_per_class=0, frames=6, size=64,
+                          nuisance=0.0)
+    truth_full, truth_calm = (json.loads(t.truth.read_text()) for t in (full, calm))
+    assert truth_calm["options"]["nuisance"] == 0.0
+    assert truth_full["videos"] == truth_calm["videos"]  # same movements, intervals and annotations
+    for summary in (full, calm):
+        frames = decord.VideoReader(str(next((summary.out_dir / "train_videos").rglob("*.mp4")))).get_batch([0]).asnumpy()[0]
+        corner = frames[:8, :8].reshape(-1, 3).astype(int)
+        if summary is calm:  # flat grey background, no texture, no noise (up to the codec)
+            assert np.abs(corner - np.array(synth.CALM_BACKGROUND)).max() <= 6
+    with pytest.raises(ConfigurationError, match="nuisance must be a number from 0 to 1"):
+        synth.generate(tmp_path / "bad", classes=2, nuisance=1.5)
+
+
 def test_every_release_movement_name_parses_and_round_trips() -> None:
     names = json.loads((RELEASE / "kg_idx.json").read_text())
     movements = [names[str(i)] for i in range(27, 418)]

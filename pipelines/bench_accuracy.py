@@ -1,0 +1,257 @@
+"""Accuracy of the tiny KG-CLIP on synthetic Kinetics-TPS sets, trained from random weights on the CPU.
+
+    python pipelines/bench_accuracy.py main       # 12 classes x 20 training videos: test top-1/top-5, time
+    python pipelines/bench_accuracy.py claims     # the paper's claims: KG-CLIP vs CLIP-only over
+                                                  # frames 1/2/4/8 and 20/40/60/80% of the data, 3 seeds
+    python pipelines/bench_accuracy.py holdout    # new actions through the graph (add-action)
+
+Every run: `kgtoolkit synth` (64 px, 16 frames, `--nuisance`), ingest into an embedded store,
+`pipelines/tiny.yaml` (plus `--set` overrides), model selection on the validation split, test
+top-1 once at the end. Datasets and graphs are cached under --data (they are deterministic). Each
+finished run is appended to --results (JSON lines), so a long grid can be stopped and resumed:
+runs already there are not redone.
+
+holdout: the held-out actions are left out of the training set entirely (no video, no
+annotation); after training they are added with `kgtoolkit.actions.add_action` (what `kgtoolkit
+add-action` does) with the movements the dataset's ground truth gives them, and their test clips
+are classified among all actions with `classify --movement-weight w` for several w: w = 0 is
+text-only zero-shot (S_mm and the v-a triple score of the name), w > 0 adds S_kg. The held-out
+actions are chosen by a stated rule: the ones whose movements the remaining actions cover best
+(a movement no training video shows cannot be recognised by its pixels).
+"""
+
+from __future__ import annotations
+
+import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
+from kgtoolkit.ingest import ingest
+from kgtoolkit.synth import generate
+from kgtoolkit.train.config import load_config
+from kgtoolkit.train.loop import train
+
+REPO = Path(__file__).resolve().parents[1]
+CHANCE_NOTE = "chance = 1 / classes"
+
+
+def dataset(root: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """(synth folder, embedded graph), made once per (classes, per-class, nuisance, seed)."""
+    name = f"ktps-{args.classes}x{args.per_class}-n{args.nuisance:g}-s{args.data_seed}"
+    folder, graph = root / name, root / f"graph-{name}"
+    if not (folder / "list" / "synth_truth.json").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(folder, classes=args.classes, train_per_class=args.per_class, test_per_class=args.test_per_class,
+                 frames=16, size=64, seed=args.data_seed, nuisance=args.nuisance)
+    if not graph.exists():
+        with EmbeddedGraphStore(graph) as store:
+            ingest(folder, store)
+    return folder, graph
+
+
+def run_once(graph: Path, out: Path, args: argparse.Namespace, overrides: list[str]) -> dict:
+    config = load_config(args.config, [*args.set, *overrides, "write_embeddings=false"])
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    with EmbeddedGraphStore(graph) as store:
+        result = train(config, store, out)
+    seconds = time.perf_counter() - started
+    test = result.test
+    return {"top1": test["top1"], "top5": test["top5"], "s_mm_top1": test.get("s_mm_top1"),
+            "s_tri_top1": test.get("s_tri_top1"), "best_epoch": result.best_epoch, "val_top1": result.best_val_top1,
+            "train_seconds": round(seconds, 1), "test_videos": test.get("videos"), "run_dir": str(out)}
+
+
+def load_results(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def record(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+# --- main -----------------------------------------------------------------------------------
+def cmd_main(args: argparse.Namespace) -> None:
+    _, graph = dataset(args.data, args)
+    row = run_once(graph, args.data / "runs" / "main", args, [f"seed={args.seeds[0]}"])
+    print(json.dumps(row, indent=1))
+    print(f"\n{args.classes} classes x {args.per_class} training videos (nuisance {args.nuisance:g}), "
+          f"tiny config, {torch.get_num_threads()} CPU threads: test top-1 {row['top1']:.1%} "
+          f"(S_mm {row['s_mm_top1']:.1%}, S_tri {row['s_tri_top1']:.1%}), top-5 {row['top5']:.1%}, "
+          f"chance {1 / args.classes:.1%}; training + evaluation {row['train_seconds']:.0f} s "
+          f"({row['train_seconds'] / 60:.1f} min)")
+
+
+# --- claims ---------------------------------------------------------------------------------
+MODELS = {"KG-CLIP": [], "CLIP-only": ["model.use_graph=false"]}
+
+
+def cmd_claims(args: argparse.Namespace) -> None:
+    _, graph = dataset(args.data, args)
+    done = {(r["model"], r["frames"], r["fraction"], r["seed"]) for r in load_results(args.results)}
+    grid = [(f, 1.0) for f in args.frames] + [(8, p) for p in args.fractions if p != 1.0]
+    for (frames, fraction), seed, model in itertools.product(grid, args.seeds, MODELS):
+        key = (model, frames, fraction, seed)
+        if key in done:
+            continue
+        overrides = [*MODELS[model], f"data.frames={frames}", f"data.train_fraction={fraction}", f"seed={seed}"]
+        out = args.data / "runs" / f"{model}-f{frames}-p{fraction:g}-s{seed}"
+        print(f"run {model}, {frames} frames, {fraction:.0%} of the training videos, seed {seed}", flush=True)
+        row = run_once(graph, out, args, overrides)
+        row.update(model=model, frames=frames, fraction=fraction, seed=seed)
+        record(args.results, row)
+        print(f"  test top-1 {row['top1']:.1%} in {row['train_seconds']:.0f} s", flush=True)
+    summarise(load_results(args.results))
+
+
+def summarise(rows: list[dict]) -> None:
+    def cell(model: str, frames: int, fraction: float) -> str:
+        values = [r["top1"] for r in rows if (r["model"], r["frames"], r["fraction"]) == (model, frames, fraction)]
+        if not values:
+            return "-"
+        spread = f" ± {statistics.stdev(values):.1%}" if len(values) > 1 else ""
+        return f"{statistics.mean(values):.1%}{spread} (n={len(values)})"
+
+    settings = sorted({(r["frames"], r["fraction"]) for r in rows}, key=lambda s: (s[1] != 1.0, s[0], s[1]))
+    print("\n| frames | training data | KG-CLIP top-1 | CLIP-only top-1 |")
+    print("|---:|---:|---:|---:|")
+    for frames, fraction in settings:
+        print(f"| {frames} | {fraction:.0%} | {cell('KG-CLIP', frames, fraction)} | {cell('CLIP-only', frames, fraction)} |")
+    print("\nmean ± sample standard deviation over seeds of the test top-1 (S_output); each run's own "
+          "model selection on validation")
+
+
+# --- holdout --------------------------------------------------------------------------------
+def choose_holdout(actions: list[dict], count: int) -> list[dict]:
+    """The `count` actions whose movements the other actions cover best (ties: lower class index)."""
+    def covered(held: tuple[int, ...]) -> tuple[float, tuple[int, ...]]:
+        seen = {m for a in actions if a["class_index"] not in held for m in a["movements"]}
+        movements = [m for a in actions if a["class_index"] in held for m in a["movements"]]
+        return (sum(m in seen for m in movements) / len(movements), tuple(-i for i in held))
+
+    best = max(itertools.combinations(range(len(actions)), count), key=covered)
+    return [actions[i] for i in best]
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.is_dir():
+            _link_tree(item, target / item.name)
+        else:
+            try:
+                os.link(item, target / item.name)
+            except OSError:
+                shutil.copy2(item, target / item.name)
+
+
+def without_actions(folder: Path, held: list[dict], target: Path) -> Path:
+    """A copy of a synth folder (hard links) without the held-out actions' videos and annotations."""
+    if (target / "list").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    folders = {a["folder"] for a in held}
+    for part in ("train_videos", "train_annotations", "test_videos"):
+        for child in (folder / part).iterdir():
+            if child.name not in folders:
+                _link_tree(child, target / part / child.name)
+    (target / "list").mkdir(parents=True)
+    for item in (folder / "list").iterdir():
+        if item.name.endswith("_flist.csv"):
+            lines = item.read_text().splitlines()
+            kept = [lines[0]] + [line for line in lines[1:] if line.split("/", 1)[0] not in folders]
+            (target / "list" / item.name).write_text("".join(f"{line}\n" for line in kept))
+        elif item.name != "synth_truth.json":
+            shutil.copy2(item, target / "list" / item.name)
+    return target
+
+
+def cmd_holdout(args: argparse.Namespace) -> None:
+    from kgtoolkit.actions import add_action
+    from kgtoolkit.classify import Classifier
+    from kgtoolkit.train.run import load_run
+
+    folder, _ = dataset(args.data, args)
+    truth = json.loads((folder / "list" / "synth_truth.json").read_text())
+    held = choose_holdout(truth["actions"], args.holdout)
+    seen_movements = {m for a in truth["actions"] if a not in held for m in a["movements"]}
+    share = [sum(m in seen_movements for m in a["movements"]) / len(a["movements"]) for a in held]
+    seen_folder = without_actions(folder, held, args.data / f"{folder.name}-without-{len(held)}")
+    graph = args.data / f"graph-{seen_folder.name}"
+    if not graph.exists():
+        with EmbeddedGraphStore(graph) as store:
+            ingest(seen_folder, store)
+    row = run_once(graph, args.data / "runs" / f"holdout-{len(held)}", args, [f"seed={args.seeds[0]}"])
+    print(f"trained without {', '.join(a['name'] for a in held)}: test top-1 on the "
+          f"{args.classes - len(held)} training actions {row['top1']:.1%}")
+    with EmbeddedGraphStore(graph) as store:
+        for action in held:
+            add_action(store, action["name"], action["movements"])
+        run = load_run(Path(row["run_dir"]), torch.device("cpu"))
+        held_clips = sorted(p for a in held for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+        seen_clips = sorted(p for a in truth["actions"] if a not in held
+                            for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+        truth_of = {p: p.parent.name.replace("_", " ") for p in held_clips + seen_clips}
+        print(f"\nheld-out actions: {', '.join(a['name'] for a in held)}; share of their movements that the "
+              f"training actions show: {', '.join(f'{s:.0%}' for s in share)}")
+        print(f"{len(held_clips)} held-out test clips, {len(seen_clips)} test clips of the training actions; "
+              f"top-1 among all {args.classes} actions (chance {1 / args.classes:.1%}); among the "
+              f"{len(held)} held-out actions alone, chance is {1 / len(held):.1%}\n")
+        print("| movement weight w | held-out top-1 | held-out top-1 among held-out only | training actions top-1 |")
+        print("|---:|---:|---:|---:|")
+        held_names = {a["name"] for a in held}
+        for w in args.weights:
+            classifier = Classifier(run, store, k=args.classes, movement_weight=w)
+            results = classifier(held_clips + seen_clips)
+            held_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[: len(held_clips)]]
+            held_only = [next(t.action for t in r.top if t.action in held_names) == truth_of[Path(r.clip)]
+                         for r in results[: len(held_clips)]]
+            seen_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[len(held_clips):]]
+            label = f"{w:g}" + (" (text only)" if w == 0 else "")
+            print(f"| {label} | {statistics.mean(held_hits):.1%} | {statistics.mean(held_only):.1%} | "
+                  f"{statistics.mean(seen_hits):.1%} |", flush=True)
+            record(args.results, {"holdout": [a["name"] for a in held], "weight": w,
+                                  "held_top1": statistics.mean(held_hits), "held_only_top1": statistics.mean(held_only),
+                                  "seen_top1": statistics.mean(seen_hits), "seed": args.seeds[0]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("main", "claims", "holdout"), nargs="?", default="main")
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
+    parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-accuracy")
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: DATA/<what>.jsonl)")
+    parser.add_argument("--classes", type=int, default=12)
+    parser.add_argument("--per-class", type=int, default=20, help="training videos per class")
+    parser.add_argument("--test-per-class", type=int, default=5)
+    parser.add_argument("--nuisance", type=float, default=0.0, help="synth --nuisance (0 to 1)")
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (main, holdout: the first)")
+    parser.add_argument("--frames", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])
+    parser.add_argument("--holdout", type=int, default=3, help="actions held out of training")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    args.results = args.results or args.data / f"{args.what}.jsonl"
+    {"main": cmd_main, "claims": cmd_claims, "holdout": cmd_holdout}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
