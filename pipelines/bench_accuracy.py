@@ -1,6 +1,7 @@
 """Accuracy of the tiny KG-CLIP on synthetic Kinetics-TPS sets, trained from random weights on the CPU.
 
     python pipelines/bench_accuracy.py main       # 12 classes x 20 training videos: test top-1/top-5, time
+    python pipelines/bench_accuracy.py main --set model.triplet_loss=authors   # an ablation: one setting changed
     python pipelines/bench_accuracy.py claims     # the paper's claims: KG-CLIP vs CLIP-only over
                                                   # frames 1/2/4/8 and 20/40/60/80% of the data, 3 seeds
     python pipelines/bench_accuracy.py holdout    # new actions through the graph (add-action)
@@ -88,7 +89,10 @@ def record(path: Path, row: dict) -> None:
 # --- main -----------------------------------------------------------------------------------
 def cmd_main(args: argparse.Namespace) -> None:
     _, graph = dataset(args.data, args)
-    row = run_once(graph, args.data / "runs" / "main", args, [f"seed={args.seeds[0]}"])
+    name = "main" + "".join(f"-{o.replace('=', '_')}" for o in args.set)
+    row = run_once(graph, args.data / "runs" / name, args, [f"seed={args.seeds[0]}"])
+    row.update(overrides=args.set, seed=args.seeds[0])
+    record(args.results, row)
     print(json.dumps(row, indent=1))
     print(f"\n{args.classes} classes x {args.per_class} training videos (nuisance {args.nuisance:g}), "
           f"tiny config, {torch.get_num_threads()} CPU threads: test top-1 {row['top1']:.1%} "

@@ -14,6 +14,7 @@ import pytest
 
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+from kgtoolkit.schema import LABELS, REL_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -49,6 +50,15 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.environ.pop("NEO4J_PASSWORD", None)
         else:
             os.environ["NEO4J_PASSWORD"] = previous
+
+
+def snapshot(store) -> dict:
+    """Every node and every relationship of the graph, with its properties."""
+    return {
+        "nodes": {label: {n.id: dict(n.props) for page in store.iter_nodes(label) for n in page} for label in LABELS},
+        "relationships": {rel: {(r.src, r.dst): dict(r.props) for page in store.iter_relationships(rel) for r in page}
+                          for rel in REL_TYPES},
+    }
 
 
 def wipe_neo4j(store: Neo4jGraphStore) -> None:

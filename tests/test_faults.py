@@ -24,12 +24,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import wipe_neo4j
+from conftest import snapshot, wipe_neo4j
 from kgtoolkit.errors import GraphStoreError
 from kgtoolkit.graph.embedded import DB_FILE, EmbeddedGraphStore
 from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
 from kgtoolkit.ingest import IngestOptions, ingest
-from kgtoolkit.schema import EMBEDDED_LABELS, LABELS, REL_TYPES
+from kgtoolkit.schema import EMBEDDED_LABELS, LABELS
 from kgtoolkit.server.local import LocalNeo4j, free_port
 from kgtoolkit.synth import generate
 from kgtoolkit.vocab import BODY_PARTS
@@ -69,15 +69,6 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("faults") / "ktps"
     generate(root, classes=3, train_per_class=4, test_per_class=1, frames=6, size=48, seed=21)
     return root
-
-
-def snapshot(store) -> dict:
-    """Every node and every relationship of the graph, with its properties."""
-    return {
-        "nodes": {label: {n.id: dict(n.props) for page in store.iter_nodes(label) for n in page} for label in LABELS},
-        "relationships": {rel: {(r.src, r.dst): dict(r.props) for page in store.iter_relationships(rel) for r in page}
-                          for rel in REL_TYPES},
-    }
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import wipe_neo4j
+from conftest import snapshot, wipe_neo4j
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import IngestOptions, ingest
 from kgtoolkit.schema import EMBEDDED_LABELS, LABELS, REL_TYPES
@@ -52,14 +52,6 @@ def one_clear_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
-
-
-def snapshot(store) -> dict:
-    return {
-        "nodes": {label: {n.id: dict(n.props) for page in store.iter_nodes(label) for n in page} for label in LABELS},
-        "relationships": {rel: {(r.src, r.dst): dict(r.props) for page in store.iter_relationships(rel) for r in page}
-                          for rel in REL_TYPES},
-    }
 
 
 # --- hostile names stay data --------------------------------------------------------------------------------
