@@ -108,3 +108,53 @@ def test_config_refuses_unknown_keys_and_applies_overrides(tmp_path: Path):
     bad.write_text("model: [1, 2]\n")
     with pytest.raises(ConfigurationError, match="bad.yaml"):
         load_config(bad)
+
+
+def test_pairwise_triple_logits_cannot_be_solved_from_the_tails_alone():
+    """With the authors' logits a batch whose heads carry no information still reaches a low loss
+    (x_h of sequence i reads t_i); the pairwise logits score [h_i, r, t_j] itself, so identical heads
+    give identical rows and the loss stays at its no-information value."""
+    torch.manual_seed(0)
+    heads = torch.randn(1, 128).expand(6, 128)  # one head for every row: nothing to tell them apart
+    tails = torch.randn(3, 128)[torch.tensor([0, 1, 2, 0, 1, 2])]
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    losses = {}
+    for kind in ("authors", "pairwise"):
+        torch.manual_seed(1)
+        model = KGClip(load_backbone("kg-tiny"), frames=2, triplet_layers=1, dropout=0.0, triplet_loss=kind)
+        params = list(model.triplet.parameters())
+        optimizer = torch.optim.Adam(params, lr=3e-3)
+        for _ in range(150):
+            loss = model.relation_loss(heads, 2, tails, targets, lam=0.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        losses[kind] = float(loss.detach())
+    labels = same_target_labels(targets)
+    floor = float(kl_contrastive(torch.zeros(6, 6), labels))  # every logit equal: no information
+    assert losses["pairwise"] >= floor - 1e-3
+    assert losses["authors"] < 0.5 * floor
+    with pytest.raises(ValueError, match="triplet_loss"):
+        KGClip(load_backbone("kg-tiny"), frames=2, triplet_loss="other")
+
+
+def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains():
+    from kgtoolkit.train.loop import _optimizer
+    from kgtoolkit.train.run import build_model
+    from kgtoolkit.train.runtime import setup_runtime
+
+    repo = Path(__file__).resolve().parents[1]
+    runtime = setup_runtime("cpu")
+    for lr_text, frozen in (("0", True), ("null", False)):
+        config = load_config(repo / "pipelines" / "tiny.yaml", [f"optim.lr_text={lr_text}"])
+        model, _ = build_model(config)
+        optimizer = _optimizer(model, config, runtime)
+        text = [p for n, p in model.named_parameters() if n.startswith("clip.transformer.")]
+        in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        assert all((not p.requires_grad) == frozen and (id(p) in in_optimizer) != frozen for p in text)
+        names = {g["name"] for g in optimizer.param_groups}
+        assert names == ({"backbone", "graph"} if frozen else {"backbone", "graph", "text"})
+        if not frozen:
+            assert all(g["lr"] == config.optim.lr_backbone for g in optimizer.param_groups if g["name"] == "text")
+        scale = model.clip.logit_scale
+        assert all(g["weight_decay"] == 0 for g in optimizer.param_groups if any(p is scale for p in g["params"]))

@@ -42,7 +42,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, neo4j_uri: str):
     with EmbeddedGraphStore(embedded) as store:
         ingest(base / "ktps", store)
     kgtoolkit("train", "--graph", str(embedded), "--config", str(REPO / "pipelines" / "tiny.yaml"),
-              "--out", str(base / "run"), "--set", "optim.epochs=2", "--set", "optim.batch_size=4",
+              "--out", str(base / "run"), "--set", "optim.epochs=2", "--set", "optim.graph_warmup_epochs=1", "--set", "optim.batch_size=4",
               "--set", "data.workers=0", "--set", "data.frames=4")
     with Neo4jGraphStore(neo4j_uri) as neo4j:
         wipe_neo4j(neo4j)
