@@ -5,8 +5,9 @@
 - `release_protocol_video_action` / `release_protocol_involves`: the KG-CLIP release graph, read
   from a graph store, as the two protocols of pipelines/eval_linkpred.py; `pykeen_dataset`: PyKEEN's
   bundled Nations / UMLS / Kinships (PyKEEN is imported lazily: a benchmark dependency only).
-- `TripletLinkPredictor`: entities as learned id embeddings fed as head and tail into kgtoolkit's
-  `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t) of the sequence [h, r1, r2, t];
+- `TripletLinkPredictor`: entities as learned id embeddings (optionally plus a learned projection
+  of frozen text embeddings of the entity names, `text_features`) fed as head and tail into
+  kgtoolkit's `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t) of the sequence [h, r1, r2, t];
   `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails, both directions via
   the encoder's inverse relations; or the authors' in-batch KL loss).
 - `evaluate`: every model hands over a score function; the same code filters the other true
@@ -291,20 +292,54 @@ def evaluate(score_fn: ScoreFn, data: LinkPredData, split: str = "test", backend
 
 
 # --- The Triplet Encoder as a link predictor -------------------------------------------------
+@torch.no_grad()
+def text_features(names: list[str], model: str = "kg-tiny", pretrained: str | None = None,
+                  batch: int = 256) -> torch.Tensor:
+    """Text embeddings (E, F), L2-normalised, of the entity names from kgtoolkit's CLIP text encoder
+    (an open_clip model name; weights: a checkpoint file or an open_clip tag, None = random weights,
+    which only tests use): the raw names, as the authors encode actions and body movements."""
+    from kgtoolkit.model.backbone import load_backbone
+
+    backbone = load_backbone(model, pretrained)
+    backbone.model.eval()
+    parts = [backbone.model.encode_text(backbone.tokenizer(names[i : i + batch])).float()
+             for i in range(0, len(names), batch)]
+    return F.normalize(torch.cat(parts), dim=-1)
+
+
 class TripletLinkPredictor(nn.Module):
     """Entity id embeddings (dim D) -> kgtoolkit's TripletEncoder -> scale * cos(x_h, x_t).
 
     Relation r < R is the forward relation; r + R its inverse: a head query (?, r, t) is scored as
-    the tail query (t, r + R, ?), which is how the encoder learns both directions."""
+    the tail query (t, r + R, ?), which is how the encoder learns both directions. `text` (E, F):
+    frozen text embeddings of the entity names (a buffer, never trained); an entity's input is then
+    its id embedding plus a learned linear projection (F -> D) of its text embedding."""
 
     def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 1, dropout: float = 0.0,
-                 scale: float = 10.0, learn_scale: bool = True, init_std: float = 0.1):
+                 scale: float = 10.0, learn_scale: bool = True, init_std: float = 0.1,
+                 text: torch.Tensor | None = None, adjacency: torch.Tensor | None = None):
         super().__init__()
         self.num_relations = num_relations
         self.entities = nn.Embedding(num_entities, dim)
         nn.init.normal_(self.entities.weight, std=init_std)
+        self.text_projection: nn.Linear | None = None
+        if text is not None:
+            if text.shape[0] != num_entities:
+                raise ConfigurationError(f"text features for {text.shape[0]} entities, the graph has {num_entities}")
+            self.register_buffer("text", text.detach().float().clone())
+            self.text_projection = nn.Linear(text.shape[1], dim, bias=False)
+        self.register_buffer("adjacency", None if adjacency is None else adjacency.coalesce())
         self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout)
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)), requires_grad=learn_scale)
+
+    def entity(self, ids: torch.Tensor) -> torch.Tensor:
+        """The encoder's input for entity ids (any shape) -> (..., D)."""
+        x = self.entities(ids)
+        if self.adjacency is not None:  # + the mean id embedding of the entity's training neighbours
+            x = x + torch.sparse.mm(self.adjacency, self.entities.weight)[ids]
+        if self.text_projection is not None:
+            x = x + self.text_projection(self.text[ids])
+        return x
 
     @property
     def scale(self) -> torch.Tensor:
@@ -313,8 +348,8 @@ class TripletLinkPredictor(nn.Module):
     def encode(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor):
         """x_h, x_t of the sequences [anchor, r, target]: anchors/relations (n,), targets (n, k) -> (n, k, D)."""
         n, k = targets.shape
-        head = self.entities(anchors)[:, None, :].expand(n, k, -1).reshape(n * k, -1)
-        tail = self.entities(targets).reshape(n * k, -1)
+        head = self.entity(anchors)[:, None, :].expand(n, k, -1).reshape(n * k, -1)
+        tail = self.entity(targets).reshape(n * k, -1)
         x_h, x_t = self.encoder(head, relations[:, None].expand(n, k).reshape(-1), tail)
         return x_h.view(n, k, -1), x_t.view(n, k, -1)
 
@@ -372,7 +407,19 @@ class TripletConfig:
     loss: str = "softmax"
     scale: float = 10.0
     init_std: float = 0.1
+    neighbours: bool = False  # an option (ablation): input = id embedding + mean of the training neighbours'
     seed: int = 0
+
+
+def neighbour_mean(train: np.ndarray, num_entities: int) -> torch.Tensor:
+    """Sparse (E, E) row-normalised adjacency of the training triples, every relation, both directions:
+    row e averages the entities that e shares a training triple with (an empty row: no neighbour)."""
+    rows = np.concatenate([train[:, 0], train[:, 2]])
+    cols = np.concatenate([train[:, 2], train[:, 0]])
+    degree = np.bincount(rows, minlength=num_entities).astype(np.float32)
+    values = 1.0 / degree[rows]
+    return torch.sparse_coo_tensor(torch.as_tensor(np.stack([rows, cols])), torch.as_tensor(values),
+                                   (num_entities, num_entities), check_invariants=True).coalesce()
 
 
 class NegativeTails:
@@ -409,12 +456,14 @@ def _kl_loss(model: TripletLinkPredictor, anchors, relations, targets) -> torch.
     return symmetric_kl(x_h[:, 0], x_t[:, 0], same_target_labels(targets), model.scale)
 
 
-def train_triplet(data: LinkPredData, cfg: TripletConfig,
-                  on_epoch: Callable[[int, float], None] | None = None) -> tuple[TripletLinkPredictor, float]:
-    """Train on `data.train` (every triple forward and inverse each epoch); returns (model, seconds)."""
+def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[int, float], None] | None = None,
+                  text: torch.Tensor | None = None) -> tuple[TripletLinkPredictor, float]:
+    """Train on `data.train` (every triple forward and inverse each epoch); returns (model, seconds).
+    `text`: frozen text embeddings of the entity names (`text_features`), added to the id embeddings."""
     torch.manual_seed(cfg.seed)
     model = TripletLinkPredictor(data.num_entities, data.num_relations, cfg.dim, cfg.layers, cfg.dropout,
-                                 cfg.scale, init_std=cfg.init_std)
+                                 cfg.scale, init_std=cfg.init_std, text=text,
+                                 adjacency=neighbour_mean(data.train, data.num_entities) if cfg.neighbours else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = NegativeTails(data.train, data.num_entities, data.num_relations, typed=cfg.sampler == "typed")

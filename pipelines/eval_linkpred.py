@@ -2,7 +2,9 @@
 
 One run trains and evaluates every model on every dataset, with the same embedding budget (D real
 numbers per entity: RotatE gets D/2 complex dimensions), the same number of epochs, the same batch
-size, the same number of uniformly sampled negatives per positive, the same loss (softmax
+size, the same number of negatives per positive drawn the same way (uniformly from every entity on
+PyKEEN's sets; pseudo-typed, from the entities seen in that slot of the relation, on the KG-CLIP
+protocols, whose evaluation ranks typed candidates), the same loss (softmax
 cross-entropy of the positive against its negatives: PyKEEN's sLCWA + CrossEntropyLoss, and the
 same loss in kgtoolkit.linkpred.train_triplet), seeded; and one evaluator for all of them:
 kgtoolkit.linkpred.evaluate feeds every model's filtered score matrix to PyKEEN's
@@ -23,6 +25,8 @@ floors, through the same evaluator.
     .venv/bin/python pipelines/eval_linkpred.py                  # the whole benchmark
     .venv/bin/python pipelines/eval_linkpred.py --quick          # 2 epochs, a smoke test
     .venv/bin/python pipelines/eval_linkpred.py --datasets umls --models triplet --te-loss kl   # an ablation
+    .venv/bin/python pipelines/eval_linkpred.py --te-text ViT-B-16 --te-text-weights openai   # + a Triplet
+        # Encoder on id embeddings plus frozen CLIP text embeddings of the entity names (needs the weights)
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,9 +52,9 @@ if str(REPO) not in sys.path:
 
 from kgtoolkit.graph import open_graph  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
-    EXHIBITS, PYKEEN_DATASETS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
+    EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
-    release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
+    release_entities, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
 )
 
 DATASETS = (*PYKEEN_DATASETS, "kgclip-a", "kgclip-b")
@@ -87,6 +91,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
     p.add_argument("--te-both-directions", action="store_true",
                    help="score a Triplet Encoder triple as the mean of [h, r, t] and [t, r_inverse, h]")
+    p.add_argument("--te-neighbours", action="store_true",
+                   help="Triplet Encoder input = id embedding + the mean id embedding of the entity's training neighbours "
+                        "(an option, off by default: the issue's Triplet Encoder reads id embeddings only)")
+    p.add_argument("--te-text", metavar="CLIP_MODEL",
+                   help="also train a Triplet Encoder whose entity inputs add a learned projection of frozen text "
+                        "embeddings of the entity names, from this CLIP text encoder (an open_clip name, e.g. ViT-B-16)")
+    p.add_argument("--te-text-weights", metavar="FILE_OR_TAG",
+                   help="weights of --te-text: a checkpoint file or an open_clip tag (default: random weights, a smoke test only)")
     p.add_argument("--pykeen-loss", choices=("softmax", "default"), default="softmax",
                    help="softmax: CrossEntropyLoss as the Triplet Encoder; default: each model's PyKEEN default")
     p.add_argument("--knn", type=int, default=100,
@@ -95,6 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--graph", help="graph store holding an ingested KG-CLIP release (default: ingest --release into a temp store)")
     p.add_argument("--release", type=Path, default=DEFAULT_RELEASE)
     p.add_argument("--involves-seed", type=int, default=0, help="seed of protocol (b)'s 80/10/10 split")
+    p.add_argument("--train-relations", nargs="+", choices=RELEASE_RELATIONS, metavar="RELATION",
+                   help="an ablation: keep only these relations in the KG-CLIP datasets' training triples "
+                        f"({', '.join(RELEASE_RELATIONS)}; default: all)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     p.add_argument("--quick", action="store_true", help="2 epochs: checks that everything runs")
     p.add_argument("--json", type=Path, help="write every figure here")
@@ -135,6 +150,11 @@ def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int
             out.append(release_protocol_involves(graph, args.involves_seed))
         ids, _ = release_entities(graph)
         train82 = {i for i, e in enumerate(ids) if graph.split82.get(e) == "train"}
+        if args.train_relations:
+            keep = [RELEASE_RELATIONS.index(r) for r in args.train_relations]
+            for data in out[-len({"kgclip-a", "kgclip-b"} & set(args.datasets)):]:
+                data.train = data.train[np.isin(data.train[:, 1], keep)]
+                data.notes.append(f"ablation: training triples of {', '.join(args.train_relations)} only ({len(data.train)})")
     return out, train82
 
 
@@ -176,12 +196,14 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
     return scores, seconds
 
 
-def train_te(data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
+def train_te(data: LinkPredData, args: argparse.Namespace, seed: int,
+             text: torch.Tensor | None = None) -> tuple[ScoreFn, float]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
                         batch_size=args.batch_size, negatives=args.negatives,
                         sampler="typed" if typed_negatives(data, args) else "uniform",
-                        lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std, seed=seed)
-    model, seconds = train_triplet(data, cfg)
+                        lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std,
+                        neighbours=args.te_neighbours, seed=seed)
+    model, seconds = train_triplet(data, cfg, text=text)
     return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
 
 
@@ -220,14 +242,22 @@ def evaluate_checked(fn: ScoreFn, data: LinkPredData, split: str) -> dict:
     return result
 
 
+def text_model_name(args: argparse.Namespace) -> str:
+    return f"Triplet Encoder + text ({args.te_text}{'' if args.te_text_weights else ', random weights'})"
+
+
 def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
     runs = []
+    text = text_features(data.entities, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
-        fn, seconds = train_te(data, args, seed) if model == "triplet" else train_pykeen(model, data, args, seed)
+        if model in ("triplet", "triplet-text"):
+            fn, seconds = train_te(data, args, seed, text)
+        else:
+            fn, seconds = train_pykeen(model, data, args, seed)
         started = time.perf_counter()
         metrics = evaluate_checked(fn, data, args.split)
         runs.append({**metrics, "seed": seed, "train_s": seconds, "eval_s": time.perf_counter() - started})
-    return summarise(data, MODEL_NAMES[model], runs)
+    return summarise(data, text_model_name(args) if model == "triplet-text" else MODEL_NAMES[model], runs)
 
 
 def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
@@ -240,7 +270,7 @@ def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
     return row
 
 
-def format_table(rows: list[dict], seeds: int) -> str:
+def format_table(rows: list[dict], split: str = "test") -> str:
     def cell(row: dict, key: str) -> str:
         return f"{row[key]:.3f}" + (f" ± {row[key + '_std']:.3f}" if len(row["runs"]) > 1 else "")
 
@@ -250,12 +280,13 @@ def format_table(rows: list[dict], seeds: int) -> str:
                      f"{cell(r, 'hits@10')} | {r['train_s']:.1f} |")
     grouped = [r for r in rows if "mrr with movements" in r]
     if grouped:
-        lines += ["", "| KG-CLIP (a) model | MRR, test videos with movements | MRR, without |", "| --- | ---: | ---: |"]
+        lines += ["", f"| KG-CLIP (a) model | MRR, {split} videos with movements (EXHIBITS) | MRR, without |",
+                  "| --- | ---: | ---: |"]
         lines += [f"| {r['model']} | {cell(r, 'mrr with movements')} | {cell(r, 'mrr without movements')} |" for r in grouped]
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, split: str = "test") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,22 +294,23 @@ def plot(rows: list[dict], path: Path) -> None:
 
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
-    width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(datasets)), 4.5))
-    for j, model in enumerate(models):
-        xs, ys, errs = [], [], []
-        for i, d in enumerate(datasets):
-            match = [r for r in rows if r["dataset"] == d and r["model"] == model]
-            if match:
-                xs.append(i + (j - (len(models) - 1) / 2) * width)
-                ys.append(match[0]["mrr"])
-                errs.append(match[0]["mrr_std"])
-        hatch = "//" if model.startswith("heuristic") else None
-        ax.bar(xs, ys, width, yerr=errs if any(errs) else None, label=model, hatch=hatch)
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
+    width = 0.8 / max(sum(r["dataset"] == d for r in rows) for d in datasets)
+    fig, ax = plt.subplots(figsize=(max(9, 2.4 * len(datasets)), 5))
+    labelled: set[str] = set()
+    for i, d in enumerate(datasets):
+        present = [r for r in rows if r["dataset"] == d]  # only this dataset's models, centred on its tick
+        for j, r in enumerate(present):
+            x = i + (j - (len(present) - 1) / 2) * width
+            ax.bar(x, r["mrr"], width, yerr=r["mrr_std"] or None, color=colours[r["model"]],
+                   hatch="//" if r["model"].startswith("heuristic") else None, edgecolor="white",
+                   label=None if r["model"] in labelled else r["model"])
+            ax.text(x, r["mrr"] + 0.01, f"{r['mrr']:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
+            labelled.add(r["model"])
     ax.set_xticks(range(len(datasets)), [d.replace(" ", "\n", 2) for d in datasets], fontsize=8)
-    ax.set_ylabel("filtered MRR (realistic rank)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylabel(f"filtered MRR (realistic rank), {split} split")
+    ax.set_ylim(0, 1.1)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Link prediction: MRR per model per dataset")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,8 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     started = time.perf_counter()
     header = (f"link prediction: epochs {args.epochs}, dim {args.dim}, negatives {args.negatives} ({args.sampler}), batch {args.batch_size}, "
-              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder loss {args.te_loss} ({args.te_layers} layers), "
-              f"PyKEEN loss {args.pykeen_loss}, split {args.split}; {platform.node()} {torch.get_num_threads()} thread(s), "
+              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder loss {args.te_loss} ({args.te_layers} layers, "
+              f"init std {args.te_init_std}, dropout {args.te_dropout}{', both directions' if args.te_both_directions else ''}"
+              f"{', + neighbour mean' if args.te_neighbours else ''}), "
+              f"PyKEEN loss {args.pykeen_loss}, split {args.split}"
+              f"{'; training relations ' + ' '.join(args.train_relations) if args.train_relations else ''}; "
+              f"{platform.node()} {torch.get_num_threads()} thread(s) of {os.cpu_count()} CPUs, "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(header, flush=True)
     rows: list[dict] = []
@@ -311,19 +347,22 @@ def main(argv: list[str] | None = None) -> int:
             for name, fn in heuristics(data, args, train82).items():
                 rows.append(summarise(data, name, [{**evaluate_checked(fn, data, args.split), "train_s": 0.0}]))
                 print(f"  {name}: MRR {rows[-1]['mrr']:.3f}", flush=True)
-        for model in (m for m in MODELS if m in args.models):
+        models = [m for m in MODELS if m in args.models]
+        if args.te_text and "triplet" in models:
+            models.insert(models.index("triplet") + 1, "triplet-text")
+        for model in models:
             rows.append(run_model(model, data, args))
             print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
     wall = time.perf_counter() - started
     print(f"\n{header}\n")
-    print(format_table(rows, len(args.seeds)))
-    print(f"\nwall time {wall:.0f} s")
+    print(format_table(rows, args.split))
+    print(f"\nwall time {wall:.0f} s; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "wall_s": wall,
                                          "notes": {d.name: d.notes for d in datasets}, "rows": rows}, indent=1))
     if not args.no_plot and rows:
-        plot(rows, args.plot)
+        plot(rows, args.plot, args.split)
         print(f"plot: {args.plot}")
     return 0
 

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest import ingest
 from kgtoolkit.linkpred import (
     EXHIBITS, INVOLVES, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, evaluate,
     heuristic_involves_overlap, heuristic_movement_frequency, heuristic_nearest_videos, read_release_graph,
-    release_protocol_involves, release_protocol_video_action, train_triplet,
+    neighbour_mean, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
 )
 
 from conftest import RELEASE_DIR
@@ -179,3 +180,39 @@ def test_the_authors_in_batch_kl_loss_trains(loss):
     train_triplet(data, TripletConfig(dim=16, layers=1, epochs=3, batch_size=32, loss=loss, seed=0),
                   on_epoch=lambda epoch, total: losses.append(total))
     assert len(losses) == 3 and all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_frozen_text_embeddings_of_entity_names_are_an_option():
+    pytest.importorskip("open_clip")
+    data = _block_graph()
+    text = text_features(data.entities, "kg-tiny")  # random weights: the plumbing, not the quality
+    assert text.shape == (24, 128) and torch.allclose(text.norm(dim=1), torch.ones(24))
+    cfg = TripletConfig(dim=16, layers=1, epochs=25, batch_size=32, negatives=8, lr=1e-2, seed=0)
+    model, _ = train_triplet(data, cfg, text=text)
+    assert "text" not in dict(model.named_parameters()) and torch.equal(model.text, text)  # frozen
+    ids = torch.tensor([0, 9, 17])
+    expected = model.entities(ids) + text[ids] @ model.text_projection.weight.T
+    assert torch.allclose(model.entity(ids), expected, atol=1e-6)
+    torch.manual_seed(cfg.seed)  # train_triplet's own initialisation, untrained
+    initial = TripletLinkPredictor(24, 2, 16, layers=1, dropout=0.0, init_std=cfg.init_std, text=text)
+    assert torch.equal(initial.text, text)
+    assert not torch.allclose(initial.text_projection.weight, model.text_projection.weight)  # the projection learns
+    assert evaluate(model.score_fn(data.num_entities), data, "test", backend="own")["mrr"] > 0.9
+    with pytest.raises(ConfigurationError, match="text features for 23 entities"):
+        TripletLinkPredictor(24, 2, 16, text=text[:23])
+
+
+def test_neighbour_mean_input_averages_training_neighbours_of_every_relation_both_ways():
+    train = np.array([[0, 0, 1], [0, 1, 2], [3, 0, 1]])
+    adjacency = neighbour_mean(train, 5).to_dense()
+    assert adjacency[0].tolist() == [0, 0.5, 0.5, 0, 0] and adjacency[1].tolist() == [0.5, 0, 0, 0.5, 0]
+    assert adjacency[2].tolist() == [1, 0, 0, 0, 0] and adjacency[4].sum() == 0  # entity 4: no neighbour
+    model = TripletLinkPredictor(5, 2, 8, adjacency=neighbour_mean(train, 5))
+    weight = model.entities.weight
+    inputs = model.entity(torch.tensor([0, 4]))
+    assert torch.allclose(inputs[0], weight[0] + (weight[1] + weight[2]) / 2) and torch.allclose(inputs[1], weight[4])
+    data = _block_graph()
+    cfg = TripletConfig(dim=16, layers=1, epochs=25, batch_size=32, negatives=8, lr=1e-2, neighbours=True, seed=0)
+    model, _ = train_triplet(data, cfg)
+    assert model.adjacency is not None
+    assert evaluate(model.score_fn(data.num_entities), data, "test", backend="own")["mrr"] > 0.9
