@@ -55,6 +55,10 @@ class LinkPredData:
     sides: tuple[str, ...] = SIDES
     candidates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Entities whose names are identifiers, not words: they get no text embedding (`entity_text`).
+    # The KG-CLIP videos are named 0001-3809 in blocks of one action each, so their names' text
+    # would hand a model the label.
+    textless: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def num_entities(self) -> int:
@@ -137,6 +141,10 @@ def release_entities(graph: ReleaseGraph) -> tuple[list[str], dict[str, int]]:
     return ids, {e: i for i, e in enumerate(ids)}
 
 
+def _video_ids(graph: ReleaseGraph, index: dict[str, int]) -> np.ndarray:
+    return np.asarray([index[v] for v in graph.videos], dtype=np.int64)
+
+
 def release_protocol_video_action(graph: ReleaseGraph) -> LinkPredData:
     """Protocol (a): video -> action on the 8:2 split, tail side, candidates the actions.
 
@@ -157,6 +165,7 @@ def release_protocol_video_action(graph: ReleaseGraph) -> LinkPredData:
     actions = np.asarray([index[a] for a in graph.actions], dtype=np.int64)
     return LinkPredData(
         name="KG-CLIP (a) video->action", entities=[graph.names[e] for e in ids], relations=RELEASE_RELATIONS,
+        textless=_video_ids(graph, index),
         train=_triples(by_split["train"] + exhibits + involves), valid=_triples(by_split["valid"]),
         test=_triples(by_split["test"]), sides=("tail",), candidates={("tail", SHOWS): actions},
         notes=[
@@ -182,6 +191,7 @@ def release_protocol_involves(graph: ReleaseGraph, seed: int = 0) -> LinkPredDat
     exhibits = [(index[v], EXHIBITS, index[m]) for v, m in graph.exhibits]
     return LinkPredData(
         name="KG-CLIP (b) INVOLVES", entities=[graph.names[e] for e in ids], relations=RELEASE_RELATIONS,
+        textless=_video_ids(graph, index),
         train=_triples(shows + exhibits + pick[:n_train]), valid=_triples(pick[n_train : n_train + n_valid]),
         test=_triples(pick[n_train + n_valid :]),
         candidates={("tail", INVOLVES): np.asarray([index[m] for m in graph.movements], dtype=np.int64),
@@ -305,6 +315,13 @@ def text_features(names: list[str], model: str = "kg-tiny", pretrained: str | No
     parts = [backbone.model.encode_text(backbone.tokenizer(names[i : i + batch])).float()
              for i in range(0, len(names), batch)]
     return F.normalize(torch.cat(parts), dim=-1)
+
+
+def entity_text(data: LinkPredData, model: str = "kg-tiny", pretrained: str | None = None) -> torch.Tensor:
+    """`text_features` of the dataset's entity names, zero for `data.textless` (names that are ids)."""
+    text = text_features(data.entities, model, pretrained)
+    text[torch.as_tensor(data.textless, dtype=torch.long)] = 0.0
+    return text
 
 
 class TripletLinkPredictor(nn.Module):

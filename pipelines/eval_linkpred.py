@@ -52,9 +52,9 @@ if str(REPO) not in sys.path:
 
 from kgtoolkit.graph import open_graph  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
-    EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, evaluate, heuristic_involves_overlap,
+    EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
-    release_entities, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
+    release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
 )
 
 DATASETS = (*PYKEEN_DATASETS, "kgclip-a", "kgclip-b")
@@ -96,7 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(an option, off by default: the issue's Triplet Encoder reads id embeddings only)")
     p.add_argument("--te-text", metavar="CLIP_MODEL",
                    help="also train a Triplet Encoder whose entity inputs add a learned projection of frozen text "
-                        "embeddings of the entity names, from this CLIP text encoder (an open_clip name, e.g. ViT-B-16)")
+                        "embeddings of the entity names, from this CLIP text encoder (an open_clip name, e.g. ViT-B-16); "
+                        "KG-CLIP videos get none: their names are numbers that run in blocks of one action")
     p.add_argument("--te-text-weights", metavar="FILE_OR_TAG",
                    help="weights of --te-text: a checkpoint file or an open_clip tag (default: random weights, a smoke test only)")
     p.add_argument("--pykeen-loss", choices=("softmax", "default"), default="softmax",
@@ -248,7 +249,7 @@ def text_model_name(args: argparse.Namespace) -> str:
 
 def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
     runs = []
-    text = text_features(data.entities, args.te_text, args.te_text_weights) if model == "triplet-text" else None
+    text = entity_text(data, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
         if model in ("triplet", "triplet-text"):
             fn, seconds = train_te(data, args, seed, text)

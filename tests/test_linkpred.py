@@ -5,6 +5,8 @@ compare with PyKEEN's own evaluator need it, and they skip without it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -12,9 +14,9 @@ import torch
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest import ingest
 from kgtoolkit.linkpred import (
-    EXHIBITS, INVOLVES, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, evaluate,
-    heuristic_involves_overlap, heuristic_movement_frequency, heuristic_nearest_videos, read_release_graph,
-    neighbour_mean, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
+    EXHIBITS, INVOLVES, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, entity_text, evaluate,
+    heuristic_involves_overlap, heuristic_movement_frequency, heuristic_nearest_videos, neighbour_mean,
+    read_release_graph, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
 )
 
 from conftest import RELEASE_DIR
@@ -47,6 +49,8 @@ def test_protocol_a_hides_test_videos_actions_and_keeps_training_involves_only(r
     with_movements = {h for h, _ in _pairs(data.train, EXHIBITS)}
     assert len({h for h, _, _ in data.test.tolist()} - with_movements) == 399
     assert any("399 of them with no EXHIBITS" in note for note in data.notes)
+    # the videos' names are numbers in blocks of one action: no text for them
+    assert data.textless.tolist() == list(range(24 + 391, 24 + 391 + 3809))
 
 
 def test_protocol_b_splits_involves_80_10_10_by_seed(release_graph):
@@ -59,6 +63,7 @@ def test_protocol_b_splits_involves_80_10_10_by_seed(release_graph):
     other = release_protocol_involves(release_graph, seed=1)
     assert np.array_equal(again.test, data.test) and not np.array_equal(other.test, data.test)
     assert len(data.candidates["tail", INVOLVES]) == 391 and len(data.candidates["head", INVOLVES]) == 24
+    assert len(data.textless) == 3809 and data.textless.min() == 24 + 391
 
 
 # --- the evaluator ---------------------------------------------------------------------------
@@ -198,6 +203,8 @@ def test_frozen_text_embeddings_of_entity_names_are_an_option():
     assert torch.equal(initial.text, text)
     assert not torch.allclose(initial.text_projection.weight, model.text_projection.weight)  # the projection learns
     assert evaluate(model.score_fn(data.num_entities), data, "test", backend="own")["mrr"] > 0.9
+    without = entity_text(dataclasses.replace(data, textless=np.array([3, 5])), "kg-tiny")
+    assert without[[3, 5]].abs().sum() == 0 and torch.allclose(without[[0, 4]].norm(dim=1), torch.ones(2))
     with pytest.raises(ConfigurationError, match="text features for 23 entities"):
         TripletLinkPredictor(24, 2, 16, text=text[:23])
 
