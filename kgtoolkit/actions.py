@@ -37,11 +37,11 @@ class AddedAction:
 
 
 def _folder(name: str) -> str:
-    """`bench press` -> `bench_press`, the class-folder form the ingest makes ids from."""
-    cleaned = " ".join(name.split())
-    if not cleaned:
+    """`bench press` (whitespace already collapsed) -> `bench_press`, the class-folder form the
+    ingest makes ids from."""
+    if not name:
         raise ConfigurationError("an action needs a non-empty name")
-    folder = cleaned.replace(" ", "_")
+    folder = name.replace(" ", "_")
     problem = check_path_component(folder)
     if problem:
         raise ConfigurationError(f"action name {name!r} {problem}")
@@ -64,6 +64,7 @@ def parse_movements(names: Sequence[str]) -> list[Movement]:
 
 
 def add_action(store: GraphStore, name: str, movement_names: Sequence[str]) -> AddedAction:
+    name = " ".join(name.split())
     folder = _folder(name)
     movements = parse_movements(movement_names)
     node_id = action_id(folder)
@@ -82,8 +83,8 @@ def add_action(store: GraphStore, name: str, movement_names: Sequence[str]) -> A
         if objects:
             store.upsert_relationships("USES", [RelRow(m.id, object_id(m.object)) for m in new if m.object])
     if not existed:
-        store.upsert_nodes("Action", [NodeRow(node_id, {"name": " ".join(name.split()), "addedBy": ADDED_BY})])
+        store.upsert_nodes("Action", [NodeRow(node_id, {"name": name, "addedBy": ADDED_BY})])
     result = store.upsert_relationships("INVOLVES", [RelRow(node_id, m.id, {"source": ADDED_BY}) for m in movements])
     if result.missing:  # cannot happen unless another writer deletes nodes meanwhile
         raise ConfigurationError(f"could not link {len(result.missing)} movements to {node_id}: their nodes vanished")
-    return AddedAction(node_id, " ".join(name.split()), [m.id for m in movements], [m.id for m in new], existed)
+    return AddedAction(node_id, name, [m.id for m in movements], [m.id for m in new], existed)

@@ -10,8 +10,9 @@ How L_tri builds its in-batch logits (`triplet_loss`):
   the loss is then solved from the tails' text alone, with no need to look at the video (measured:
   from random weights the video tower does not learn; BENCHMARKS.md, "Training accuracy").
 - "pairwise" (default): logit[i, j] = the score of the sequence [h_i, r, t_j] itself, the same
-  per-pair score inference uses, so a pair can only score high if head and tail agree. On top, `pair_weight` adds a per-pair
-classification term for v-a (every candidate action scored through its own [v, r, a]
+  per-pair score inference uses, so a pair can only score high if head and tail agree.
+
+On top, `pair_weight` adds a per-pair classification term for v-a (every candidate action scored through its own [v, r, a]
 sequence): inference scores (video, action) pairs one sequence at a time, so a clip's prediction
 never depends on the other clips of its batch (the authors averaged over the batch), and this term
 teaches the encoder about sequences with a wrong tail, which it would otherwise never see.
@@ -104,6 +105,11 @@ class KGClip(nn.Module):
             return self.clip.encode_text(tokens.flatten(0, 1)).view(n, p, -1).mean(dim=1)
         return self.clip.encode_text(tokens)
 
+    def both_ways(self, video: torch.Tensor, relation: int, tails: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N) triple scores of every (video, tail) pair: forward [v, r, t] and inverse [t, r', v]."""
+        return (self.triplet.pair_scores(video, relation, tails),
+                self.triplet.pair_scores(tails, relation + INVERSE, video).t())
+
     # --- training ---------------------------------------------------------------------------
     def relation_loss(self, head: torch.Tensor, relation: int, tail: torch.Tensor, targets: torch.Tensor,
                       lam: float) -> torch.Tensor:
@@ -124,8 +130,7 @@ class KGClip(nn.Module):
     def pair_loss(self, video: torch.Tensor, classes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of per-pair triple scores over every candidate action (forward and inverse)."""
         scale = self.logit_scale
-        forward = self.triplet.pair_scores(video, REL_VA, classes)
-        inverse = self.triplet.pair_scores(classes, REL_VA + INVERSE, video).t()
+        forward, inverse = self.both_ways(video, REL_VA, classes)
         return (F.cross_entropy(scale * forward, targets) + F.cross_entropy(scale * inverse, targets)) / 2
 
     def training_loss(self, batch: StepBatch, action_text: torch.Tensor, movement_text: torch.Tensor,
@@ -157,8 +162,7 @@ class KGClip(nn.Module):
         if not self.use_graph:
             zeros = torch.zeros_like(s_mm)
             return ClassScores(s_mm, s_mm, zeros, zeros, zeros)
-        forward = self.triplet.pair_scores(video, REL_VA, classes)
-        inverse = self.triplet.pair_scores(classes, REL_VA + INVERSE, video).t()
+        forward, inverse = self.both_ways(video, REL_VA, classes)
         s_tri = (forward + inverse) / 2
         return ClassScores(0.5 * s_mm + 0.5 * s_tri, s_mm, s_tri, forward, inverse)
 
@@ -168,6 +172,5 @@ class KGClip(nn.Module):
         how much the clip shows each movement. Each row depends on its own video only."""
         if not self.use_graph:
             return F.normalize(video, dim=-1) @ F.normalize(movements, dim=-1).t()
-        forward = self.triplet.pair_scores(video, REL_VB, movements)
-        inverse = self.triplet.pair_scores(movements, REL_VB + INVERSE, video).t()
+        forward, inverse = self.both_ways(video, REL_VB, movements)
         return (forward + inverse) / 2
