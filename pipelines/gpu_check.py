@@ -1,14 +1,22 @@
 """GPU check of the KG-CLIP training step and the clip loader (run by pipelines/gpu_check.sh).
 
 Defaults are the issue's set-up: open_clip ViT-B-16 with random weights (nothing downloaded),
-8 frames at 224 px, bf16 autocast, batch 32 clips, the full KG-CLIP loss (v-a, v-b, a-b, pair).
-Prints model clips/s, FLOPs per step (counted with torch.utils.flop_counter on one step: forward
-+ backward), model FLOP utilisation against the GPU's dense bf16 peak, peak GPU memory, and the
-loader's clips/s with N workers on a synthetic set generated on the spot (decord, 224 px).
+8 frames at 224 px, bf16 autocast, batch 32 clips, the whole KG-CLIP loss (v-a, v-b, a-b, pair).
+The timed step is `kgtoolkit train`'s own: its loss module, its AdamW groups (fused on CUDA),
+gradient clipping. Prints and writes (after every stage, so a run cut short still leaves figures):
 
-    python pipelines/gpu_check.py                         # on the GPU machine
+- the GPU's measured bf16 matrix-product rate (8192^3, random operands, median of 10), the
+  ceiling the model-FLOP utilisation is also given against;
+- per variant (`eager`, and `compile`: the loss module through torch.compile): model clips/s,
+  FLOPs per step (counted with torch.utils.flop_counter on one eager step: forward + backward),
+  model FLOP utilisation against the data-sheet dense bf16 peak and against the measured rate,
+  peak GPU memory;
+- the loader's clips/s with N DataLoader workers (decord, train-mode TSN sampling) on a synthetic
+  set generated on the spot at --size px, and loader / model.
+
+    bash pipelines/gpu_check.sh WHEELS                    # on the GPU machine (installs, then runs this)
     python pipelines/gpu_check.py --device cpu --model kg-tiny --batch 4 --steps 2 --size 64 \
-        --workers 2 --videos 16                           # a smoke run of the script on a CPU
+        --workers 2 --videos 16 --variants eager          # a smoke run of the script on a CPU
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loa
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -25,39 +34,122 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-from kgtoolkit.model.backbone import load_backbone
-from kgtoolkit.model.kgclip import KGClip, StepBatch
+from kgtoolkit.model.kgclip import StepBatch
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
+from kgtoolkit.train.config import DataConfig, ModelConfig, TrainConfig
+from kgtoolkit.train.loop import _Forward, _optimizer
+from kgtoolkit.train.run import build_model, tokenize
+from kgtoolkit.train.runtime import Runtime
 
-# Dense bf16 tensor-core peaks (no sparsity), from NVIDIA's data sheets.
+# Dense bf16 tensor-core peaks (no sparsity), from NVIDIA's data sheets (SXM parts).
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+ACTIONS, MOVEMENTS = 24, 64
 
 
 def peak_tflops(name: str) -> float | None:
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
 
 
-def synthetic_batch(model: KGClip, batch: int, frames: int, size: int, device: torch.device) -> StepBatch:
+def measured_matmul_tflops(device: torch.device, n: int = 8192, repeats: int = 10) -> float:
+    """Median bf16 rate of an n^3 product on random operands, timed with CUDA events."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return 2 * n**3 / statistics.median(times) / 1e12
+
+
+def synthetic_batch(batch: int, frames: int, size: int, device: torch.device, ab: int) -> StepBatch:
     g = torch.Generator().manual_seed(0)
     return StepBatch(
         frames=torch.randn(batch, frames, 3, size, size, generator=g).to(device),
-        va_tail=torch.randint(0, 24, (batch,), generator=g).to(device),
+        va_tail=torch.randint(0, ACTIONS, (batch,), generator=g).to(device),
         vb_rows=torch.arange(batch, device=device),
-        vb_tail=torch.randint(0, 64, (batch,), generator=g).to(device),
-        ab_head=torch.randint(0, 24, (batch,), generator=g).to(device),
-        ab_tail=torch.randint(0, 64, (batch,), generator=g).to(device),
+        vb_tail=torch.randint(0, MOVEMENTS, (batch,), generator=g).to(device),
+        ab_head=torch.randint(0, ACTIONS, (ab,), generator=g).to(device),
+        ab_tail=torch.randint(0, MOVEMENTS, (ab,), generator=g).to(device),
     )
 
 
-def step(model: KGClip, batch: StepBatch, tokens_a: torch.Tensor, tokens_m: torch.Tensor,
-         optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        action_text = model.encode_text(tokens_a)
-        movement_text = model.encode_text(tokens_m)
-        loss = model.training_loss(batch, action_text, movement_text, 0.1, 1.0)["loss"]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+class Trainer:
+    """`kgtoolkit train`'s step (kgtoolkit/train/loop.py) on one fixed batch."""
+
+    def __init__(self, config: TrainConfig, device: torch.device, batch: int, compile_loss: bool):
+        self.model, backbone = build_model(config)
+        self.model.to(device).train()
+        self.backbone = backbone
+        self.optimizer = _optimizer(self.model, config, Runtime(device))
+        self.forward = _Forward(self.model)
+        if compile_loss:
+            self.forward = torch.compile(self.forward)
+        self.config, self.device = config, device
+        self.actions = tokenize(backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)
+        self.movements = tokenize(backbone, [f"left hand state {i}" for i in range(MOVEMENTS)], ["{}"]).to(device)
+        self.batch = synthetic_batch(batch, config.data.frames, backbone.image_size, device, config.optim.ab_batch_size)
+
+    def step(self) -> None:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            loss = self.forward(self.batch, self.actions, self.movements, self.config.optim.lam,
+                                self.config.optim.pair_weight)["loss"]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+        self.optimizer.step()
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+
+def time_variant(trainer: Trainer, steps: int, warmup: int) -> dict:
+    compile_started = time.perf_counter()
+    for _ in range(warmup):
+        trainer.step()
+    trainer.sync()
+    warm_s = time.perf_counter() - compile_started
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    for _ in range(steps):
+        trainer.step()
+    trainer.sync()
+    seconds = (time.perf_counter() - started) / steps
+    return {"step_s": round(seconds, 4), "warmup_s": round(warm_s, 1),
+            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            if trainer.device.type == "cuda" else None}
+
+
+def loader_rate(args: argparse.Namespace, backbone, batch: int, pin: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        from kgtoolkit.synth import generate
+
+        per_class = max(1, args.videos // 8)
+        generate(Path(tmp) / "ktps", classes=8, train_per_class=per_class, test_per_class=1,
+                 frames=max(16, args.frames * 2), size=args.size, seed=0)
+        files = sorted((Path(tmp) / "ktps" / "train_videos").rglob("*.mp4"))
+        decoder = ClipDecoder(args.frames, backbone.image_size, backbone.mean, backbone.std)
+        dataset = ClipDataset([ClipSpec(str(f)) for f in files], decoder, train=True, seed=0)
+        # Long enough that the first batches, which every worker makes at once, don't count:
+        # the clock starts once `workers` batches have arrived.
+        keys = [(0, i % len(files)) for i in range(batch * (args.workers + args.loader_batches))]
+        loader = DataLoader(dataset, batch_size=batch, sampler=keys, num_workers=args.workers,
+                            collate_fn=collate, pin_memory=pin,
+                            prefetch_factor=4 if args.workers else None, persistent_workers=False)
+        clips, t0 = 0, None
+        for n, (_, idx) in enumerate(loader):
+            if n < max(1, args.workers):
+                t0 = time.perf_counter()  # worker start-up and the first round of batches
+                continue
+            clips += len(idx)
+        return clips / (time.perf_counter() - t0) if clips else 0.0
 
 
 def main() -> None:
@@ -68,74 +160,89 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=224, help="video frame size of the synthetic loader set")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--variants", default="eager,compile", help="comma-separated: eager, compile")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--videos", type=int, default=256, help="synthetic videos for the loader test")
+    parser.add_argument("--loader-batches", type=int, default=128, help="loader batches timed")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the CUDA kernels that take the most time in 5 steps of each variant")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    config = TrainConfig(model=ModelConfig(name=args.model), data=DataConfig(frames=args.frames),
+                         device="cuda" if cuda else "cpu")
+    name = torch.cuda.get_device_name(device) if cuda else "cpu"
+    figures: dict = {"device": name, "torch": torch.__version__, "model": args.model, "frames": args.frames,
+                     "batch": args.batch, "peak_bf16_tflops_datasheet": peak_tflops(name)}
 
-    backbone = load_backbone(args.model)  # random weights: nothing downloaded
-    model = KGClip(backbone, frames=args.frames).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device.type == "cuda")
-    tokens_a = backbone.tokenizer([f"action {i}" for i in range(24)]).to(device)
-    tokens_m = backbone.tokenizer([f"left hand state {i}" for i in range(64)]).to(device)
-    batch = synthetic_batch(model, args.batch, args.frames, backbone.image_size, device)
+    def report(stage: str) -> None:
+        print(f"[{stage}]", json.dumps(figures), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1))
 
-    with FlopCounterMode(display=False) as counter:
-        step(model, batch, tokens_a, tokens_m, optimizer, device)
-    flops = counter.get_total_flops()
-    for _ in range(3):  # warm-up
-        step(model, batch, tokens_a, tokens_m, optimizer, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        step(model, batch, tokens_a, tokens_m, optimizer, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - started) / args.steps
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    peak = peak_tflops(name)
-    achieved = flops / seconds / 1e12
+    if cuda:
+        figures["measured_matmul_tflops"] = round(measured_matmul_tflops(device), 1)
+        report("matmul")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        from kgtoolkit.synth import generate
+    flops = None
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for position, variant in enumerate(variants):
+        trainer = Trainer(config, device, args.batch, compile_loss=variant == "compile")
+        figures["image_size"] = trainer.backbone.image_size
+        if flops is None:
+            counter_trainer = trainer if variant == "eager" else Trainer(config, device, args.batch, False)
+            with FlopCounterMode(display=False) as counter:
+                counter_trainer.step()
+            flops = counter.get_total_flops()
+            figures["tflops_per_step"] = round(flops / 1e12, 3)
+            del counter_trainer
+        result = time_variant(trainer, args.steps, args.warmup)
+        achieved = flops / result["step_s"] / 1e12
+        result.update({
+            "model_clips_per_s": round(args.batch / result["step_s"], 1),
+            "achieved_tflops": round(achieved, 1),
+            "mfu_datasheet": round(achieved / figures["peak_bf16_tflops_datasheet"], 3)
+            if figures["peak_bf16_tflops_datasheet"] else None,
+            "mfu_measured_matmul": round(achieved / figures["measured_matmul_tflops"], 3)
+            if "measured_matmul_tflops" in figures else None,
+        })
+        figures[variant] = result
+        report(variant)
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
 
-        per_class = max(1, args.videos // 8)
-        generate(Path(tmp) / "ktps", classes=8, train_per_class=per_class, test_per_class=0 or 1,
-                 frames=max(16, args.frames * 2), size=args.size, seed=0)
-        files = sorted((Path(tmp) / "ktps" / "train_videos").rglob("*.mp4"))
-        decoder = ClipDecoder(args.frames, backbone.image_size, backbone.mean, backbone.std)
-        dataset = ClipDataset([ClipSpec(str(f)) for f in files], decoder, train=True, seed=0)
-        keys = [(0, i % len(files)) for i in range(max(len(files), 4 * args.batch))]
-        loader = DataLoader(dataset, batch_size=args.batch, sampler=keys, num_workers=args.workers,
-                            collate_fn=collate, pin_memory=device.type == "cuda",
-                            prefetch_factor=4 if args.workers else None, persistent_workers=False)
-        clips, t0 = 0, None
-        for frames, idx in loader:
-            if t0 is None:
-                t0 = time.perf_counter()  # first batch: worker start-up
-                continue
-            clips += len(idx)
-        loader_rate = clips / (time.perf_counter() - t0) if clips else 0.0
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                for _ in range(5):
+                    trainer.step()
+                trainer.sync()
+            print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=25, max_name_column_width=70))
+        backbone = trainer.backbone
+        del trainer
+        if cuda:
+            torch.cuda.empty_cache()
+        if position == 0:  # the loader before the slow compile, so a run cut short still has it
+            rate = loader_rate(args, backbone, args.batch, pin=cuda)
+            figures.update({"loader_workers": args.workers, "loader_clips_per_s": round(rate, 1)})
+            report("loader")
+    for variant in variants:
+        figures[variant]["loader_over_model"] = round(figures["loader_clips_per_s"] / figures[variant]["model_clips_per_s"], 2)
+    report("done")
 
-    figures = {
-        "device": name, "model": args.model, "frames": args.frames, "image_size": backbone.image_size,
-        "batch": args.batch, "step_s": round(seconds, 4), "model_clips_per_s": round(args.batch / seconds, 1),
-        "tflops_per_step": round(flops / 1e12, 3), "achieved_tflops": round(achieved, 1),
-        "peak_bf16_tflops": peak, "mfu": round(achieved / peak, 3) if peak else None,
-        "peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
-        "loader_workers": args.workers, "loader_clips_per_s": round(loader_rate, 1),
-        "loader_over_model": round(loader_rate * seconds / args.batch, 2),
-    }
-    print(json.dumps(figures, indent=1))
-    targets = [("MFU >= 0.35", figures["mfu"] is not None and figures["mfu"] >= 0.35),
-               ("loader >= model", figures["loader_over_model"] >= 1)]
-    for label, ok in targets:
-        print(f"{label}: {'PASS' if ok else 'FAIL'}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1))
+    for variant in ("eager", "compile"):
+        if variant not in figures:
+            continue
+        f = figures[variant]
+        mfu = f["mfu_datasheet"]
+        print(f"{variant}: {f['model_clips_per_s']} clips/s, {f['achieved_tflops']} TFLOP/s, "
+              f"MFU {mfu} of data sheet ({f['mfu_measured_matmul']} of measured matmul), "
+              f"peak memory {f['peak_memory_gib']} GiB, loader/model {f['loader_over_model']}")
+        print(f"  MFU >= 0.35: {'PASS' if mfu is not None and mfu >= 0.35 else 'FAIL'}; "
+              f"loader >= model: {'PASS' if f['loader_over_model'] >= 1 else 'FAIL'}")
 
 
 if __name__ == "__main__":
