@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.ingest.videos import VideoError, probe_video
 from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
-from kgtoolkit.train.clips import ClipSpec
+from kgtoolkit.train.clips import ClipSpec, decode_problem
 from kgtoolkit.train.run import LoadedRun
 
 
@@ -159,7 +159,7 @@ class Classifier:
                 frames.append(self.decoder.decode(spec))
                 kept.append(i)
             except Exception as error:  # decord failing on a file PyAV could open
-                results[i].error = f"cannot decode: {' '.join(str(error).split())[:160]}"
+                results[i].error = decode_problem(error)
         if not frames:
             return
         run, classes = self.run, self.classes

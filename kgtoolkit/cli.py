@@ -260,6 +260,18 @@ def synth_command(
 
 
 # --- training -----------------------------------------------------------------------------------
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _print_skipped(what: str, problems: list[str]) -> None:
+    """Name every clip that could not be decoded (on stderr): nothing is left out silently."""
+    if problems:
+        err_console.print(f"[yellow]{len(problems)} {what}, their files could not be decoded:[/]")
+        for problem in problems:
+            err_console.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
+
+
 @app.command("train")
 def train_command(
     config: Annotated[Optional[Path], typer.Option(
@@ -305,8 +317,9 @@ def train_command(
         def on_epoch(record: dict) -> None:
             bar.console.print(
                 f"epoch {record['epoch']}: loss {record['train_loss']:.3f}, val top-1 {record['val_top1']:.1%} "
-                f"(S_mm {record['val_s_mm_top1']:.1%}), {record['clips_per_s']:.1f} clips/s"
+                f"(S_mm {_percent(record.get('val_s_mm_top1'))}), {record['clips_per_s']:.1f} clips/s"
             )
+            _print_skipped("clips skipped this epoch", record.get("skipped_clips", []))
 
         result = train(cfg, store, run_dir, resume=resume is not None, on_step=on_step, on_epoch=on_epoch)
         if int(os.environ.get("RANK", "0")) != 0:
@@ -317,9 +330,11 @@ def train_command(
             f"test top-1 {test['top1']:.1%}, top-5 {test['top5']:.1%} over {test['videos']} videos "
             f"(chance {test['chance_top1']:.1%})"
         )
+        _print_skipped("test clips not evaluated", test.get("skipped", []))
         if cfg.write_embeddings:
             written = write_run_embeddings(result.run_dir, store)
-            console.print(f"embeddings written to {store.uri}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+            console.print(f"embeddings written to {store.uri}: {written.summary()}")
+            _print_skipped("videos left without an embedding", written.skipped)
 
 
 # --- embeddings, queries, classify ------------------------------------------------------------------
@@ -344,8 +359,8 @@ def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
     run_dir = run or latest_run()
     with open_graph(graph) as store:
         written = write_run_embeddings(run_dir, store, device=_device())
-    console.print(f"embeddings of run {run_dir} written to {store.uri}: "
-                  + ", ".join(f"{k} {v}" for k, v in written.items()))
+    console.print(f"embeddings of run {run_dir} written to {store.uri}: {written.summary()}")
+    _print_skipped("videos left without an embedding", written.skipped)
 
 
 def _parse_param(item: str) -> tuple[str, object]:

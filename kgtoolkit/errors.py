@@ -29,5 +29,9 @@ class SchemaError(GraphStoreError):
     exit_code = 2
 
 
+class DataError(KgToolkitError):
+    """The data on disk cannot serve the job at all (e.g. no training clip decodes)."""
+
+
 class ServerError(KgToolkitError):
     """The local Neo4j server could not be resolved, started, reached or stopped."""

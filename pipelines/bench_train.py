@@ -79,7 +79,7 @@ def main() -> None:
     # 1. the loader alone (first batch excluded: worker start-up)
     batches, clips, started = [], 0, None
     for epoch in range(100):
-        for frames, idx in loader(epoch):
+        for frames, idx, _ in loader(epoch):  # generated clips all decode
             if started is None:
                 started = time.perf_counter()
             else:

@@ -144,7 +144,7 @@ def loader_rate(args: argparse.Namespace, backbone, batch: int, pin: bool) -> fl
                             collate_fn=collate, pin_memory=pin,
                             prefetch_factor=4 if args.workers else None, persistent_workers=False)
         clips, t0 = 0, None
-        for n, (_, idx) in enumerate(loader):
+        for n, (_, idx, _) in enumerate(loader):
             if n < max(1, args.workers):
                 t0 = time.perf_counter()  # worker start-up and the first round of batches
                 continue

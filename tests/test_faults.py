@@ -282,6 +282,27 @@ def test_embedding_write_back_interrupted_then_rerun_leaves_only_the_new_run(sto
         assert best.score == pytest.approx(1.0, abs=1e-4)
 
 
+def test_embedding_write_back_names_videos_that_no_longer_decode_and_writes_the_rest(store, tmp_path):
+    from kgtoolkit.train import embed
+
+    root = tmp_path / "ktps"
+    generate(root, classes=3, train_per_class=2, test_per_class=1, frames=6, size=48, seed=5)
+    ingest(root, store, IngestOptions(workers=1))
+    videos = sorted(p.resolve() for p in root.rglob("*.mp4"))
+    gone, broken = videos[0], videos[1]
+    gone.unlink()
+    broken.write_bytes(b"\x00not a video any more" * 8)
+
+    written = embed.write_run_embeddings(Path("unused"), store, run=untrained_run("after-damage"))
+    assert written["Video"] == len(videos) - 2
+    assert len(written.skipped) == 2
+    assert f"{gone}: no such file" in written.skipped
+    assert any(p.startswith(f"{broken}: cannot decode: ") and "\n" not in p for p in written.skipped)
+    runs = embedding_runs(store)["Video"]
+    assert sum(v is not None for v in runs.values()) == len(videos) - 2
+    assert "2 videos could not be decoded" in written.summary()
+
+
 # --- 4. two ingests of the same data at once ------------------------------------------------------------------
 def drop_schema(store: Neo4jGraphStore) -> None:
     """Back to a fresh database's schema: no constraints, no range indexes."""

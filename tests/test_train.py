@@ -72,6 +72,30 @@ def test_a_run_writes_everything_and_puts_embeddings_on_the_nodes(tiny_graph: Pa
         assert store.nearest("Action", store.embeddings("Action")[1][0], k=1)[0].score == pytest.approx(1, abs=1e-5)
 
 
+def test_clips_that_no_longer_decode_are_named_and_the_others_train_test_and_embed(tmp_path: Path):
+    generate(tmp_path / "ktps", classes=3, train_per_class=5, test_per_class=2, frames=8, size=64, seed=3)
+    with EmbeddedGraphStore(tmp_path / "graph") as store:
+        ingest(tmp_path / "ktps", store)
+    broken = sorted((tmp_path / "ktps" / "train_videos").rglob("*.mp4"))[0].resolve()
+    gone = sorted((tmp_path / "ktps" / "test_videos").rglob("*.mp4"))[0].resolve()
+    broken.write_bytes(b"not a video any more")
+    gone.unlink()
+
+    run = tmp_path / "run"
+    process = _train(tmp_path / "graph", run, "optim.epochs=2")
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, f"{out}\n{err}"
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for record in history:  # the broken clip is a training or a validation clip: named every epoch
+        assert [p.split(": ")[0] for p in record["skipped_clips"]] == [str(broken)]
+        assert "cannot decode" in record["skipped_clips"][0]
+    test = json.loads((run / "test_metrics.json").read_text())
+    assert test["videos"] == 5 and test["skipped"] == [f"{gone}: no such file"]
+    assert f"  {broken}: cannot decode" in err and f"  {gone}: no such file" in err
+    with EmbeddedGraphStore(tmp_path / "graph") as store:
+        assert len(store.embeddings("Video")[0]) == 21 - 2
+
+
 def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tiny_graph: Path, tmp_path: Path):
     reference = tmp_path / "reference"
     _finish(_train(tiny_graph, reference, "write_embeddings=false"))

@@ -4,6 +4,7 @@ centre of each; the short side is resized to the model's input size and the cent
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ class ClipDecoder:
     def decode(self, spec: ClipSpec, train: bool = False, rng: random.Random | None = None) -> torch.Tensor:
         import decord
 
+        if not os.path.isfile(spec.path):
+            raise FileNotFoundError("no such file")
         width, height = spec.width, spec.height
         if not (width and height):
             probe = decord.VideoReader(spec.path, num_threads=1)
@@ -93,10 +96,15 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.specs)
 
-    def __getitem__(self, key) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key) -> tuple[torch.Tensor | None, int, str | None]:
+        """(clip, index, None), or (None, index, "PATH: problem") for a file that cannot be decoded."""
         epoch, index = key if isinstance(key, tuple) else (0, key)
         rng = random.Random(stable_key("clip", self.seed, epoch, index)) if self.train else None
-        return self.decoder.decode(self.specs[index], train=self.train, rng=rng), index
+        spec = self.specs[index]
+        try:
+            return self.decoder.decode(spec, train=self.train, rng=rng), index, None
+        except Exception as error:  # gone, truncated or replaced since ingest: the batch goes on without it
+            return None, index, f"{spec.path}: {decode_problem(error)}"
 
 
 class EpochBatches(Sampler):
@@ -121,8 +129,21 @@ class EpochBatches(Sampler):
         return len(self.batches())
 
 
-def collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.stack([c for c, _ in items]), torch.tensor([i for _, i in items])
+def decode_problem(error: BaseException) -> str:
+    """One line for a clip the decoder could not read (decord's messages run over several lines)."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    return f"cannot decode: {' '.join(str(error).split())[:160]}"
+
+
+def collate(items: list[tuple[torch.Tensor | None, int, str | None]]
+            ) -> tuple[torch.Tensor | None, torch.Tensor, list[str]]:
+    """(frames of the clips that decoded, their indices, "PATH: problem" of those that did not);
+    frames is None when no clip of the batch decoded."""
+    good = [(clip, index) for clip, index, problem in items if problem is None]
+    problems = [problem for _, _, problem in items if problem is not None]
+    frames = torch.stack([clip for clip, _ in good]) if good else None
+    return frames, torch.tensor([index for _, index in good], dtype=torch.long), problems
 
 
 def spec_of(path: str | Path, frames: int = 0, width: int = 0, height: int = 0) -> ClipSpec:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from kgtoolkit.errors import ConfigurationError
+from kgtoolkit.errors import ConfigurationError, DataError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.ingest.splits import stable_key
 from kgtoolkit.model.kgclip import KGClip, StepBatch
@@ -52,11 +52,13 @@ def _check_videos(data: GraphTriplets) -> None:
     train = data.split("train")
     if not train:
         raise ConfigurationError("the graph has no training videos (split 'train'): ingest a dataset first")
-    missing = [v.id for v in data.videos if v.split in ("train", "val", "test") and not (v.path and Path(v.path).is_file())]
-    if missing:
+    # A few files gone since ingest are named and skipped, epoch by epoch (ClipDataset); a graph whose
+    # training videos have no file at all (a KG-CLIP release) cannot be trained on.
+    if not any(v.path and Path(v.path).is_file() for v in train):
         raise ConfigurationError(
-            f"{len(missing)} videos have no readable file (e.g. {missing[0]}): training needs the pixels of a "
-            "Kinetics-TPS ingest (a KG-CLIP release graph has none; see `pipelines/eval_linkpred.py`)"
+            f"none of the {len(train)} training videos has a readable file (e.g. {train[0].id}: "
+            f"{train[0].path or 'no path'}): training needs the pixels of a Kinetics-TPS ingest (a KG-CLIP "
+            "release graph has none; see `pipelines/eval_linkpred.py`)"
         )
 
 
@@ -156,16 +158,25 @@ def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action
     classes = model.encode_text(action_tokens.to(runtime.device)).float()
     loader = DataLoader(ClipDataset(_specs(videos), decoder, train=False), batch_size=batch_size,
                         num_workers=workers, collate_fn=collate)
-    scores = {"s_output": [], "s_mm": [], "s_tri": []}
-    for frames, _ in loader:
+    scores: dict[str, list[torch.Tensor]] = {"s_output": [], "s_mm": [], "s_tri": []}
+    kept: list[int] = []
+    skipped: list[str] = []
+    for frames, indices, failed in loader:
+        skipped.extend(failed)
+        if frames is None:
+            continue
         with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
             video = model.encode_video(frames.to(runtime.device))
         result = model.class_scores(video.float(), classes)
         for key in scores:
             scores[key].append(getattr(result, key).cpu())
-    truth = torch.tensor([v.action for v in videos])
+        kept.extend(indices.tolist())
+    model.train()
+    if not kept:
+        return {"videos": 0, "top1": 0.0, "top5": 0.0, "skipped": skipped}
+    truth = torch.tensor([videos[i].action for i in kept])
     n_classes = len(data.actions)
-    out: dict = {"videos": len(videos)}
+    out: dict = {"videos": len(kept), "skipped": skipped}
     for key, parts in scores.items():
         s = torch.cat(parts)
         k = min(5, n_classes)
@@ -184,7 +195,6 @@ def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action
         for c in range(n_classes)
     }
     out["confusion"] = confusion.tolist()
-    model.train()
     return out
 
 
@@ -257,10 +267,16 @@ def train(
                             pin_memory=runtime.device.type == "cuda",
                             persistent_workers=False, prefetch_factor=4 if config.data.workers else None)
         sums: dict[str, float] = {}
-        clips, started, wait = 0, time.perf_counter(), 0.0
+        clips, started, wait, steps_done, skipped = 0, time.perf_counter(), 0.0, 0, []
         fetch = time.perf_counter()
-        for step, (frames, indices) in enumerate(loader):
+        for step, (frames, indices, failed) in enumerate(loader):
             wait += time.perf_counter() - fetch
+            skipped.extend(failed)  # the batch goes on without clips that cannot be decoded; named per epoch
+            if frames is None:
+                if runtime.distributed:  # the other ranks would wait for this one's gradients forever
+                    raise DataError(f"rank {runtime.rank}: no clip of a batch could be decoded: " + "; ".join(failed))
+                fetch = time.perf_counter()
+                continue
             batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank), runtime.device)
             with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype,
                                 enabled=runtime.autocast_dtype is not None):
@@ -272,22 +288,31 @@ def train(
             optimizer.step()
             scheduler.step()
             clips += len(indices)
+            steps_done += 1
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             if on_step and runtime.is_main:
                 on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"].detach()),
                          "clips_per_s": clips * runtime.world / (time.perf_counter() - started)})
             fetch = time.perf_counter()
+        if steps_done == 0 and skipped:
+            problems = sorted(set(skipped))
+            raise DataError(f"epoch {epoch}: none of the {len(problems)} training clips could be decoded, e.g. "
+                            + "; ".join(problems[:3]))
         seconds = time.perf_counter() - started
-        record = {"epoch": epoch, **{f"train_{k}": v / max(1, step + 1) for k, v in sums.items()},
+        record = {"epoch": epoch, **{f"train_{k}": v / max(1, steps_done) for k, v in sums.items()},
                   "lr_backbone": _group_lr(optimizer, "backbone"), "lr_graph": _group_lr(optimizer, "graph"),
                   "seconds": round(seconds, 2), "clips_per_s": round(clips * runtime.world / seconds, 2),
                   "loader_wait_s": round(wait, 2)}
+        if skipped:
+            record["skipped_clips"] = sorted(set(skipped))
         if runtime.is_main:
             val = evaluate(model, data, val_videos, action_tokens, eval_decoder, runtime, config.eval_batch_size,
                            config.data.workers)
             record.update({"val_top1": val["top1"], "val_top5": val["top5"], "val_s_mm_top1": val.get("s_mm_top1"),
                            "val_s_tri_top1": val.get("s_tri_top1")})
+            if val.get("skipped"):
+                record["skipped_clips"] = sorted(set(record.get("skipped_clips", [])) | set(val["skipped"]))
             history.append(record)
             improved = val["top1"] > best["val_top1"] or best["epoch"] < 0
             if improved:

@@ -76,17 +76,22 @@ class LoadedRun:
 
     @torch.no_grad()
     def encode_clips(self, specs: list[ClipSpec], batch_size: int | None = None, workers: int = 0,
-                     progress=None) -> torch.Tensor:
-        """(N, D) video embeddings, decoded as at evaluation (centre of each TSN segment)."""
+                     progress=None) -> tuple[torch.Tensor, list[int], list[str]]:
+        """Video embeddings decoded as at evaluation (centre of each TSN segment): (K, D) vectors of
+        the K clips that decoded, their positions in `specs`, and "PATH: problem" for the others."""
         dataset = ClipDataset(specs, self.decoder(), train=False)
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size or self.config.eval_batch_size,
                                              num_workers=workers, collate_fn=collate)
-        out = []
-        for frames, _ in loader:
-            out.append(self.model.encode_video(frames.to(self.device)).float())
+        out, kept, problems = [], [], []
+        for frames, indices, failed in loader:
+            problems.extend(failed)
+            if frames is not None:
+                out.append(self.model.encode_video(frames.to(self.device)).float())
+                kept.extend(indices.tolist())
             if progress:
-                progress(len(frames))
-        return torch.cat(out) if out else torch.zeros(0, self.model.embed_dim, device=self.device)
+                progress(len(indices) + len(failed))
+        vectors = torch.cat(out) if out else torch.zeros(0, self.model.embed_dim, device=self.device)
+        return vectors, kept, problems
 
 
 def load_run(run_dir: Path, device: torch.device | str = "cpu", checkpoint: str = "best") -> LoadedRun:
