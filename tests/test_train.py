@@ -96,6 +96,32 @@ def test_clips_that_no_longer_decode_are_named_and_the_others_train_test_and_emb
         assert len(store.embeddings("Video")[0]) == 21 - 2
 
 
+def test_compiled_training_step_follows_the_eager_one(tiny_graph: Path, tmp_path: Path):
+    """`compile` wires torch.compile around the loss module: through dynamo and AOT autograd (the
+    aot_eager backend, which keeps eager kernels) the run's losses and accuracy are the eager run's.
+    The speed of the inductor backend is a GPU figure (pipelines/gpu_check.py, BENCHMARKS.md)."""
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.loop import train
+
+    histories = {}
+    for backend in (None, "aot_eager"):
+        overrides = [*FAST, "optim.epochs=2", "write_embeddings=false", f"compile={backend or 'null'}"]
+        with EmbeddedGraphStore(tiny_graph) as store:
+            result = train(load_config(REPO / "pipelines" / "tiny.yaml", overrides), store, tmp_path / str(backend))
+        histories[backend] = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    eager, compiled = histories[None], histories["aot_eager"]
+    assert "train_pair" not in eager[0] and "train_pair" in eager[1]  # both losses: CLIP alone, then KG-CLIP
+    for a, b in zip(eager, compiled, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_top1"] == a["val_top1"]
+
+
+def test_unknown_compile_backend_is_a_clear_error(tiny_graph: Path, tmp_path: Path):
+    process = _train(tiny_graph, tmp_path / "run", "compile=turbo")
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 2 and "compile: 'turbo' is not a torch.compile backend" in " ".join(err.split())
+
+
 def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tiny_graph: Path, tmp_path: Path):
     reference = tmp_path / "reference"
     _finish(_train(tiny_graph, reference, "write_embeddings=false"))

@@ -103,6 +103,16 @@ def _optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.op
     )
 
 
+def _compile_backend(name: str) -> str:
+    import torch._dynamo
+
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if name not in known:
+        raise ConfigurationError(f"compile: {name!r} is not a torch.compile backend here (use inductor; "
+                                 f"known: {', '.join(sorted(known))})")
+    return name
+
+
 def _group_lr(optimizer: torch.optim.Optimizer, kind: str) -> float | None:
     return next((g["lr"] for g in optimizer.param_groups if g.get("name") == kind), None)
 
@@ -250,6 +260,9 @@ def train(
         forward = torch.nn.parallel.DistributedDataParallel(
             forward, find_unused_parameters=(not config.model.use_graph or config.model.temporal != "mean"
                                              or config.optim.graph_warmup_epochs > 0))
+
+    if config.compile:
+        forward = torch.compile(forward, backend=_compile_backend(config.compile))
 
     start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
     if state is not None:
