@@ -85,7 +85,7 @@ def db_status(port: PortOption = None, home: HomeOption = None) -> None:
     server = _local_server(home, port)
     info = server.status()
     if info is None:
-        console.print(f"No local Neo4j is running for {server.home}. Start one with `kgtoolkit db up`.")
+        console.print(f"No local Neo4j is running for {server.home}. Start one with `kgtoolkit db up`.", markup=False)
         raise typer.Exit(3)
     _print_server(info)
 
@@ -102,11 +102,11 @@ def _print_server(info) -> None:
     table.add_row("version", f"Neo4j {info.version} Community")
     table.add_row("bolt", info.bolt_uri)
     table.add_row("pid", str(info.pid))
-    table.add_row("home", info.home)
+    table.add_row("home", escape(str(info.home)))
     if info.password_source.startswith("environment"):
         table.add_row("password", "from NEO4J_PASSWORD")
     else:
-        table.add_row("password", f"generated; use: export NEO4J_PASSWORD=\"$(cat {info.password_source})\"")
+        table.add_row("password", escape(f"generated; use: export NEO4J_PASSWORD=\"$(cat {info.password_source})\""))
     table.add_row("use", f"--graph {info.bolt_uri}  (or export KGTOOLKIT_GRAPH={info.bolt_uri})")
     console.print(table)
 
@@ -122,7 +122,8 @@ def schema_apply(graph: GraphOption = None) -> None:
         console.print(
             f"{store.uri}: {result.statements} schema statements applied, "
             f"{result.created} constraints/indexes created"
-            + (" (all existed already)" if result.created == 0 else "")
+            + (" (all existed already)" if result.created == 0 else ""),
+            markup=False,
         )
 
 
@@ -185,7 +186,7 @@ def ingest_command(
     _print_ingest(result)
     if report:
         result.write(report)
-        console.print(f"report written to {report}")
+        console.print(f"report written to {report}", markup=False)
     if result.rejected:
         raise typer.Exit(3)
 
@@ -255,7 +256,8 @@ def synth_command(
     console.print(
         f"{out_dir}: {len(summary.classes)} actions, {summary.train_videos} training and {summary.test_videos} "
         f"test videos, {summary.frame_jsons:,} frame JSONs in {summary.seconds:.1f} s "
-        f"({summary.videos_per_second:.1f} videos/s)"
+        f"({summary.videos_per_second:.1f} videos/s)",
+        markup=False,
     )
 
 
@@ -328,12 +330,13 @@ def train_command(
         console.print(
             f"run {result.run_dir}: best epoch {result.best_epoch} (val top-1 {result.best_val_top1:.1%}); "
             f"test top-1 {test['top1']:.1%}, top-5 {test['top5']:.1%} over {test['videos']} videos "
-            f"(chance {test['chance_top1']:.1%})"
+            f"(chance {test['chance_top1']:.1%})",
+            markup=False,
         )
         _print_skipped("test clips not evaluated", test.get("skipped", []))
         if cfg.write_embeddings:
             written = write_run_embeddings(result.run_dir, store)
-            console.print(f"embeddings written to {store.uri}: {written.summary()}")
+            console.print(f"embeddings written to {store.uri}: {written.summary()}", markup=False)
             _print_skipped("videos left without an embedding", written.skipped)
 
 
@@ -359,7 +362,7 @@ def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
     run_dir = run or latest_run()
     with open_graph(graph) as store:
         written = write_run_embeddings(run_dir, store, device=_device())
-    console.print(f"embeddings of run {run_dir} written to {store.uri}: {written.summary()}")
+    console.print(f"embeddings of run {run_dir} written to {store.uri}: {written.summary()}", markup=False)
     _print_skipped("videos left without an embedding", written.skipped)
 
 
@@ -565,10 +568,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as error:  # click usage errors and the like
+    except Exception as error:  # usage errors: typer >= 0.29 raises those of its own copy of click
         import click
 
-        if isinstance(error, click.ClickException):
+        if isinstance(error, (click.ClickException, typer.TyperException)) and hasattr(error, "show"):
             error.show()
             sys.exit(error.exit_code)
         raise

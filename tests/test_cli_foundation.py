@@ -46,6 +46,17 @@ def test_cypher_error_on_embedded_is_one_clear_line(tmp_path: Path):
     assert "bolt://" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, says", [
+    (("stats", "--bogus"), "No such option: --bogus"),
+    (("synth", "out", "--classes", "many"), "Invalid value for '--classes'"),
+    (("no-such-command",), "No such command"),
+])
+def test_usage_errors_are_a_message_and_exit_2_not_a_traceback(args, says):
+    result = run(*args, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert says in result.stderr and "--help" in result.stderr
+
+
 @pytest.mark.neo4j
 def test_db_lifecycle_and_schema_apply_twice(tmp_path: Path, neo4j_uri: str):
     """`db up && db status && schema apply && schema apply && db down` on a server of its own."""

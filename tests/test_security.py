@@ -132,6 +132,17 @@ def test_hostile_names_are_data_in_neo4j_through_ingest_similar_and_query(hostil
 
 
 # --- code cannot ride in on a checkpoint --------------------------------------------------------------------
+def test_paths_that_look_like_markup_are_printed_as_text(tmp_path):
+    out_dir = tmp_path / "[red]data[/red] [/]x"  # an unmatched closing tag would make rich raise
+    made = kgtoolkit("synth", str(out_dir), "--classes", "2", "--train-per-class", "1", "--test-per-class", "1",
+                     "--frames", "4", "--size", "32")
+    assert made.returncode == 0, made.stderr
+    assert f"{out_dir}: 2 actions" in "".join(made.stdout.splitlines()), made.stdout
+    graph = tmp_path / "[bold]graph"
+    schema = kgtoolkit("schema", "apply", "--graph", str(graph))
+    assert schema.returncode == 0 and str(graph) in "".join(schema.stdout.splitlines()), schema.stdout + schema.stderr
+
+
 def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path):
     import torch
 
