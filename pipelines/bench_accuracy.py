@@ -89,9 +89,9 @@ def record(path: Path, row: dict) -> None:
 # --- main -----------------------------------------------------------------------------------
 def cmd_main(args: argparse.Namespace) -> None:
     _, graph = dataset(args.data, args)
-    name = "main" + "".join(f"-{o.replace('=', '_')}" for o in args.set)
+    name = f"main-n{args.nuisance:g}" + "".join(f"-{o.replace('=', '_')}" for o in args.set)
     row = run_once(graph, args.data / "runs" / name, args, [f"seed={args.seeds[0]}"])
-    row.update(overrides=args.set, seed=args.seeds[0])
+    row.update(overrides=args.set, seed=args.seeds[0], nuisance=args.nuisance)
     record(args.results, row)
     print(json.dumps(row, indent=1))
     print(f"\n{args.classes} classes x {args.per_class} training videos (nuisance {args.nuisance:g}), "
