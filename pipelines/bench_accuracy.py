@@ -139,6 +139,24 @@ def summarise(rows: list[dict]) -> None:
     print("\nmean ± sample standard deviation over seeds of the test top-1 (S_output); each run's own "
           "model selection on validation")
 
+    # Pairs: the two models on the same data, seed and setting (all that differs is model.use_graph).
+    by = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows}
+    pairs = [(kg, by[("CLIP-only", *key[1:])]) for key, kg in by.items()
+             if key[0] == "KG-CLIP" and ("CLIP-only", *key[1:]) in by]
+    if len(pairs) < 2:
+        return
+    diffs = [100 * (kg["top1"] - clip["top1"]) for kg, clip in pairs]
+    ahead, behind = sum(d > 1e-6 for d in diffs), sum(d < -1e-6 for d in diffs)
+    sd = statistics.stdev(diffs)
+    print(f"\npaired runs: {len(pairs)}; KG-CLIP ahead in {ahead}, level in {len(pairs) - ahead - behind}, behind in "
+          f"{behind}; KG-CLIP - CLIP-only top-1: mean {statistics.mean(diffs):+.1f} points, sd {sd:.1f}, "
+          f"standard error {sd / len(diffs) ** 0.5:.1f}")
+    mean = statistics.mean
+    print("KG-CLIP's own parts, mean over its runs (points): S_output - S_mm "
+          f"{mean([100 * (kg['top1'] - kg['s_mm_top1']) for kg, _ in pairs]):+.1f}, S_tri - S_mm "
+          f"{mean([100 * (kg['s_tri_top1'] - kg['s_mm_top1']) for kg, _ in pairs]):+.1f}; "
+          f"KG-CLIP's S_mm - CLIP-only's top-1 {mean([100 * (kg['s_mm_top1'] - clip['top1']) for kg, clip in pairs]):+.1f}")
+
 
 # --- holdout --------------------------------------------------------------------------------
 def choose_holdout(actions: list[dict], count: int) -> list[dict]:
