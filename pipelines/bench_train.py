@@ -29,7 +29,7 @@ from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EpochBatches, collate
 from kgtoolkit.train.config import load_config
-from kgtoolkit.train.loop import _Forward, _optimizer, _specs, _step_batch, _to, train
+from kgtoolkit.train.loop import _optimizer, _specs, _step_batch, _to, loss_module, optimizer_step, train
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import setup_runtime
 from kgtoolkit.train.sampler import TripletSampler
@@ -93,7 +93,7 @@ def main() -> None:
 
     # 2. the model step alone, on those decoded clips
     optimizer = _optimizer(model, config, runtime)
-    forward = _Forward(model)
+    forward = loss_module(model, config, runtime)
     action_tokens = tokenize(backbone, data.action_names, config.model.prompt_templates).to(runtime.device)
     movement_tokens = tokenize(backbone, data.movement_names, config.model.prompt_templates).to(runtime.device)
     model.train()
@@ -104,11 +104,7 @@ def main() -> None:
                 torch.cuda.synchronize()
             started, timed = time.perf_counter(), 0
         batch = _to(_step_batch(frames, idx, data, config, 0, step, 0), runtime.device)
-        with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
-            losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
+        optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime)
         timed += len(idx) if step >= 1 else 0
     if runtime.device.type == "cuda":
         torch.cuda.synchronize()

@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from kgtoolkit.model.kgclip import StepBatch
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import DataConfig, ModelConfig, TrainConfig
-from kgtoolkit.train.loop import _Forward, _optimizer
+from kgtoolkit.train.loop import _optimizer, loss_module, optimizer_step
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime
 
@@ -82,27 +82,21 @@ def synthetic_batch(batch: int, frames: int, size: int, device: torch.device, ab
 class Trainer:
     """`kgtoolkit train`'s step (kgtoolkit/train/loop.py) on one fixed batch."""
 
-    def __init__(self, config: TrainConfig, device: torch.device, batch: int, compile_loss: bool):
-        self.model, backbone = build_model(config)
+    def __init__(self, config: TrainConfig, device: torch.device, batch: int):
+        self.model, self.backbone = build_model(config)
         self.model.to(device).train()
-        self.backbone = backbone
-        self.optimizer = _optimizer(self.model, config, Runtime(device))
-        self.forward = _Forward(self.model)
-        if compile_loss:
-            self.forward = torch.compile(self.forward)
+        self.runtime = Runtime(device)
+        self.optimizer = _optimizer(self.model, config, self.runtime)
+        self.forward = loss_module(self.model, config, self.runtime)
         self.config, self.device = config, device
-        self.actions = tokenize(backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)
-        self.movements = tokenize(backbone, [f"left hand state {i}" for i in range(MOVEMENTS)], ["{}"]).to(device)
-        self.batch = synthetic_batch(batch, config.data.frames, backbone.image_size, device, config.optim.ab_batch_size)
+        self.actions = tokenize(self.backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)
+        self.movements = tokenize(self.backbone, [f"left hand state {i}" for i in range(MOVEMENTS)], ["{}"]).to(device)
+        self.batch = synthetic_batch(batch, config.data.frames, self.backbone.image_size, device,
+                                     config.optim.ab_batch_size)
 
     def step(self) -> None:
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            loss = self.forward(self.batch, self.actions, self.movements, self.config.optim.lam,
-                                self.config.optim.pair_weight)["loss"]
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
-        self.optimizer.step()
+        optimizer_step(self.forward, self.model, self.optimizer, self.batch, self.actions, self.movements,
+                       self.config, self.runtime)
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -110,11 +104,11 @@ class Trainer:
 
 
 def time_variant(trainer: Trainer, steps: int, warmup: int) -> dict:
-    compile_started = time.perf_counter()
+    warmup_started = time.perf_counter()
     for _ in range(warmup):
         trainer.step()
     trainer.sync()
-    warm_s = time.perf_counter() - compile_started
+    warm_s = time.perf_counter() - warmup_started
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
@@ -192,10 +186,11 @@ def main() -> None:
     flops = None
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for position, variant in enumerate(variants):
-        trainer = Trainer(config, device, args.batch, compile_loss=variant == "compile")
+        trainer = Trainer(config.model_copy(update={"compile": "inductor" if variant == "compile" else None}),
+                          device, args.batch)
         figures["image_size"] = trainer.backbone.image_size
         if flops is None:
-            counter_trainer = trainer if variant == "eager" else Trainer(config, device, args.batch, False)
+            counter_trainer = trainer if variant == "eager" else Trainer(config, device, args.batch)
             with FlopCounterMode(display=False) as counter:
                 counter_trainer.step()
             flops = counter.get_total_flops()
@@ -233,9 +228,7 @@ def main() -> None:
         figures[variant]["loader_over_model"] = round(figures["loader_clips_per_s"] / figures[variant]["model_clips_per_s"], 2)
     report("done")
 
-    for variant in ("eager", "compile"):
-        if variant not in figures:
-            continue
+    for variant in variants:
         f = figures[variant]
         mfu = f["mfu_datasheet"]
         print(f"{variant}: {f['model_clips_per_s']} clips/s, {f['achieved_tflops']} TFLOP/s, "

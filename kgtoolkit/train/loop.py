@@ -158,6 +158,32 @@ class _Forward(torch.nn.Module):
         return model.training_loss(batch, action_text, movement_text, lam, pair_weight, graph=graph)
 
 
+def loss_module(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.nn.Module:
+    """The loss as training runs it: under DistributedDataParallel with torchrun, through
+    torch.compile when `compile` names a backend."""
+    forward: torch.nn.Module = _Forward(model)
+    if runtime.distributed:
+        forward = torch.nn.parallel.DistributedDataParallel(
+            forward, find_unused_parameters=(not config.model.use_graph or config.model.temporal != "mean"
+                                             or config.optim.graph_warmup_epochs > 0))
+    if config.compile:
+        forward = torch.compile(forward, backend=_compile_backend(config.compile))
+    return forward
+
+
+def optimizer_step(forward: torch.nn.Module, model: KGClip, optimizer: torch.optim.Optimizer, batch: StepBatch,
+                   action_tokens: torch.Tensor, movement_tokens: torch.Tensor, config: TrainConfig,
+                   runtime: Runtime, graph: bool = True) -> dict[str, torch.Tensor]:
+    """One training step: the loss under autocast, backward, gradient clipping, AdamW."""
+    with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
+        losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight, graph)
+    optimizer.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    optimizer.step()
+    return losses
+
+
 @torch.no_grad()
 def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action_tokens: torch.Tensor,
              decoder: ClipDecoder, runtime: Runtime, batch_size: int, workers: int) -> dict:
@@ -255,14 +281,7 @@ def train(
     total = steps_per_epoch * config.optim.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total, round(config.optim.warmup_epochs * steps_per_epoch)))
-    forward = _Forward(model)
-    if runtime.distributed:
-        forward = torch.nn.parallel.DistributedDataParallel(
-            forward, find_unused_parameters=(not config.model.use_graph or config.model.temporal != "mean"
-                                             or config.optim.graph_warmup_epochs > 0))
-
-    if config.compile:
-        forward = torch.compile(forward, backend=_compile_backend(config.compile))
+    forward = loss_module(model, config, runtime)
 
     start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
     if state is not None:
@@ -291,14 +310,8 @@ def train(
                 fetch = time.perf_counter()
                 continue
             batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank), runtime.device)
-            with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype,
-                                enabled=runtime.autocast_dtype is not None):
-                losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight,
-                                 epoch >= config.optim.graph_warmup_epochs)
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-            optimizer.step()
+            losses = optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime,
+                                    graph=epoch >= config.optim.graph_warmup_epochs)
             scheduler.step()
             clips += len(indices)
             steps_done += 1
