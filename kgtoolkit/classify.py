@@ -8,8 +8,11 @@ S_output = (1 - w) (1/2 S_mm + 1/2 S_tri) + w S_kg. That is how an action added 
 `kgtoolkit add-action` (no pixels, no retraining) gets recognised: BENCHMARKS.md, "New actions
 through the graph", measures it.
 
-The model is loaded once; clips are decoded one by one (a bad file is reported and skipped)
-and encoded in batches. The result of each clip depends on that clip alone.
+The model is loaded once; with a two-tower Triplet Encoder the actions' and movements' side of
+every score (`RelationKeys`) is computed once, so a clip costs its decode, one video encoding and
+two Triplet Encoder passes, whatever the number of actions and movements. Clips are decoded one by
+one (a bad file is reported and skipped) and encoded in batches. The result of each clip depends
+on that clip alone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from kgtoolkit.graph import GraphStore
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
 from kgtoolkit.ingest.videos import VideoError, probe_video
 from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
 from kgtoolkit.train.clips import ClipSpec, decode_problem
@@ -123,6 +127,13 @@ class Classifier:
         self.has_movements = self.involves.sum(dim=1) > 0
         self.movement_text = (run.text_embeddings(self.movement_names) if self.movement_names
                               else torch.zeros(0, run.model.embed_dim))
+        # Two towers (or no graph): the actions' and movements' side of every score, computed once.
+        model = run.model
+        keyed = model.two_tower or not model.use_graph
+        self.class_keys = (model.relation_keys(self.classes.embeddings.to(run.device), REL_VA, CLASS_WEIGHTS)
+                           if keyed else None)
+        self.movement_keys = (model.relation_keys(self.movement_text.to(run.device), REL_VB, MOVEMENT_WEIGHTS)
+                              if keyed and self.movement_ids else None)
         self.decoder = run.decoder()
 
     def supporting(self, c: int, movement_scores: torch.Tensor) -> list[SupportingMovement]:
@@ -162,12 +173,18 @@ class Classifier:
                 results[i].error = decode_problem(error)
         if not frames:
             return
-        run, classes = self.run, self.classes
-        with torch.no_grad():
-            video = run.model.encode_video(torch.stack(frames).to(run.device)).float()
-            scores = run.model.class_scores(video, classes.embeddings.to(run.device))
-            per_movement = (run.model.movement_scores(video, self.movement_text.to(run.device)).float().cpu()
-                            if self.movement_ids else torch.zeros(len(kept), 0))
+        run, classes, model = self.run, self.classes, self.run.model
+        video = run.embed_frames(torch.stack(frames))
+        if self.class_keys is not None:
+            scores = model.keyed_scores(video, self.class_keys)
+        else:  # the joint encoder ("sequence"): one sequence per (clip, action) pair
+            scores = model.class_scores(video, classes.embeddings.to(run.device))
+        if self.movement_keys is not None:
+            per_movement = model.keyed_scores(video, self.movement_keys).s_output.cpu()
+        elif self.movement_ids:
+            per_movement = model.movement_scores(video, self.movement_text.to(run.device)).float().cpu()
+        else:
+            per_movement = torch.zeros(len(kept), 0)
         s_kg = per_movement @ self.involves.t()  # (B, C)
         s_output = scores.s_output.float().cpu()
         if self.movement_weight > 0:

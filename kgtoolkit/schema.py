@@ -61,10 +61,41 @@ def check_property_key(key: str) -> str:
     return key
 
 
-def vector_index_name(label: str) -> str:
-    """`Action` -> `action_embedding`, `BodyMovement` -> `body_movement_embedding`."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", check_label(label)).lower()
-    return f"{snake}_embedding"
+# Vector properties written by a run, per label. `embedding`: the model's joint space (video and text
+# embeddings comparable). The relation-space vectors of a two-tower Triplet Encoder: a video's
+# query and an action's (movement's) key, whose dot product is the score `classify` ranks by
+# (kgtoolkit/model/kgclip.py `RelationKeys`), so one vector-index query ranks as classify does.
+EMBEDDING = "embedding"
+VECTOR_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "Video": (EMBEDDING, "showsQuery", "exhibitsQuery"),
+    "Action": (EMBEDDING, "showsKey"),
+    "BodyMovement": (EMBEDDING, "exhibitsKey"),
+}
+INDEXED_VECTORS: tuple[tuple[str, str], ...] = (
+    ("Video", EMBEDDING), ("Action", EMBEDDING), ("BodyMovement", EMBEDDING),
+    ("Action", "showsKey"), ("BodyMovement", "exhibitsKey"),
+)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def check_vector_property(label: str, prop: str) -> str:
+    if prop not in VECTOR_PROPERTIES.get(check_label(label), ()):
+        raise SchemaError(f"{label} has no vector property {prop!r} (it has "
+                          f"{', '.join(VECTOR_PROPERTIES.get(label, ())) or 'none'})")
+    return prop
+
+
+def vector_index_name(label: str, prop: str = EMBEDDING) -> str:
+    """`Action` -> `action_embedding`, (`Action`, `showsKey`) -> `action_shows_key`."""
+    return f"{_snake(check_label(label))}_{_snake(check_vector_property(label, prop))}"
+
+
+def vector_run_property(prop: str) -> str:
+    """The property that names the run a vector comes from: `embedding` -> `embeddingRun`."""
+    return f"{prop}Run"
 
 
 def schema_statements(schema_dir: Path = SCHEMA_DIR) -> list[str]:

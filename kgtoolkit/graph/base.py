@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kgtoolkit.errors import SchemaError
-from kgtoolkit.schema import check_property_key
+from kgtoolkit.schema import EMBEDDING, check_property_key
 
 PropertyValue = str | int | float | bool | None | list
 
@@ -126,24 +126,26 @@ class GraphStore(ABC):
 
     # --- embeddings -----------------------------------------------------------------------
     @abstractmethod
-    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str) -> int:
-        """Set `embedding` and `embeddingRun` on the given nodes (one transaction per call)."""
+    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str,
+                         prop: str = EMBEDDING) -> int:
+        """Set the vector property `prop` (`embedding` unless named: schema.VECTOR_PROPERTIES) and
+        `<prop>Run` on the given nodes (one transaction per call)."""
 
     @abstractmethod
-    def clear_embeddings(self, label: str, keep_run: str | None = None) -> int:
-        """Remove `embedding`/`embeddingRun` from nodes of a label whose run is not `keep_run`."""
+    def clear_embeddings(self, label: str, keep_run: str | None = None, prop: str = EMBEDDING) -> int:
+        """Remove `prop`/`<prop>Run` from nodes of a label whose run is not `keep_run`."""
 
     @abstractmethod
-    def ensure_vector_index(self, label: str, dimensions: int) -> None:
-        """Make the label's cosine vector index exist with this dimension, and wait until online."""
+    def ensure_vector_index(self, label: str, dimensions: int, prop: str = EMBEDDING) -> None:
+        """Make the cosine vector index of (label, prop) exist with this dimension, and wait until online."""
 
     @abstractmethod
-    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
-        """The node's (embedding, run), or None when it has none."""
+    def get_embedding(self, label: str, node_id: str, prop: str = EMBEDDING) -> tuple[np.ndarray, str] | None:
+        """The node's (vector, run), or None when it has none."""
 
     @abstractmethod
-    def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
-        """The k nodes of `label` whose embedding is closest (cosine) to `vector`, best first."""
+    def nearest(self, label: str, vector: Sequence[float], k: int = 10, prop: str = EMBEDDING) -> list[Neighbour]:
+        """The k nodes of `label` whose vector `prop` is closest (cosine) to `vector`, best first."""
 
     # --- Cypher ---------------------------------------------------------------------------
     @abstractmethod

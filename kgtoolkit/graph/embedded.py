@@ -28,7 +28,7 @@ from kgtoolkit.graph.base import (
     check_id,
     check_props,
 )
-from kgtoolkit.schema import LABELS, REL_TYPES, check_label, check_rel_type
+from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, check_rel_type, check_vector_property
 
 DB_FILE = "graph.sqlite"
 SCHEMA_VERSION = "1"
@@ -175,14 +175,22 @@ class EmbeddedGraphStore(GraphStore):
         return found
 
     # --- embeddings -----------------------------------------------------------------------
-    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str) -> int:
-        check_label(label)
+    @staticmethod
+    def _vector_key(label: str, prop: str) -> str:
+        """The `label` column of the embeddings table: `Action` for `embedding`, `Action.showsKey`
+        for another vector property (so files written before those existed open unchanged)."""
+        check_vector_property(label, prop)
+        return label if prop == EMBEDDING else f"{label}.{prop}"
+
+    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str,
+                         prop: str = EMBEDDING) -> int:
+        key = self._vector_key(label, prop)
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(ids) != len(vectors):
             raise GraphStoreError(f"{len(ids)} ids but {len(vectors)} vectors")
         with self._transaction():
             existing = self.get_nodes(label, ids)
-            rows = [(label, i, run, v.tobytes()) for i, v in zip(ids, vectors) if i in existing]
+            rows = [(key, i, run, v.tobytes()) for i, v in zip(ids, vectors) if i in existing]
             self._db.executemany(
                 "INSERT INTO embeddings (label, id, run, vector) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (label, id) DO UPDATE SET run = excluded.run, vector = excluded.vector",
@@ -190,27 +198,27 @@ class EmbeddedGraphStore(GraphStore):
             )
         return len(rows)
 
-    def clear_embeddings(self, label: str, keep_run: str | None = None) -> int:
-        check_label(label)
+    def clear_embeddings(self, label: str, keep_run: str | None = None, prop: str = EMBEDDING) -> int:
+        key = self._vector_key(label, prop)
         with self._transaction():
             cursor = self._db.execute(
-                "DELETE FROM embeddings WHERE label = ? AND (? IS NULL OR run <> ?)", (label, keep_run, keep_run)
+                "DELETE FROM embeddings WHERE label = ? AND (? IS NULL OR run <> ?)", (key, keep_run, keep_run)
             )
         return cursor.rowcount
 
-    def ensure_vector_index(self, label: str, dimensions: int) -> None:
-        check_label(label)
+    def ensure_vector_index(self, label: str, dimensions: int, prop: str = EMBEDDING) -> None:
+        key = self._vector_key(label, prop)
         dims = {
             len(v) // 4
-            for (v,) in self._db.execute("SELECT vector FROM embeddings WHERE label = ? LIMIT 1000", (label,))
+            for (v,) in self._db.execute("SELECT vector FROM embeddings WHERE label = ? LIMIT 1000", (key,))
         }
         if dims - {int(dimensions)}:
-            raise GraphStoreError(f"{label} embeddings have dimension {sorted(dims)}, not {dimensions}")
+            raise GraphStoreError(f"{label} {prop} vectors have dimension {sorted(dims)}, not {dimensions}")
 
-    def embeddings(self, label: str) -> tuple[list[str], np.ndarray, list[str]]:
-        """All (ids, vectors, runs) of a label, ordered by id."""
+    def embeddings(self, label: str, prop: str = EMBEDDING) -> tuple[list[str], np.ndarray, list[str]]:
+        """All (ids, vectors, runs) of a label's vector property, ordered by id."""
         rows = self._db.execute(
-            "SELECT id, run, vector FROM embeddings WHERE label = ? ORDER BY id", (check_label(label),)
+            "SELECT id, run, vector FROM embeddings WHERE label = ? ORDER BY id", (self._vector_key(label, prop),)
         ).fetchall()
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32), []
@@ -218,25 +226,25 @@ class EmbeddedGraphStore(GraphStore):
         if len(dims) > 1:  # a write-back of a run with another dimension stopped half-way
             runs = sorted({r for _, r, _ in rows})
             raise GraphStoreError(
-                f"{label} embeddings have {len(dims)} dimensions ({', '.join(map(str, dims))}) from runs "
+                f"{label} {prop} vectors have {len(dims)} dimensions ({', '.join(map(str, dims))}) from runs "
                 f"{', '.join(runs)[:200]}: a write-back was interrupted; run `kgtoolkit embed --run RUN_DIR` again"
             )
         vectors = np.stack([np.frombuffer(v, dtype=np.float32) for _, _, v in rows])
         return [r[0] for r in rows], vectors, [r[1] for r in rows]
 
-    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
+    def get_embedding(self, label: str, node_id: str, prop: str = EMBEDDING) -> tuple[np.ndarray, str] | None:
         row = self._db.execute(
-            "SELECT vector, run FROM embeddings WHERE label = ? AND id = ?", (check_label(label), node_id)
+            "SELECT vector, run FROM embeddings WHERE label = ? AND id = ?", (self._vector_key(label, prop), node_id)
         ).fetchone()
         return (np.frombuffer(row[0], dtype=np.float32).copy(), row[1]) if row else None
 
-    def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
-        ids, vectors, _ = self.embeddings(label)
+    def nearest(self, label: str, vector: Sequence[float], k: int = 10, prop: str = EMBEDDING) -> list[Neighbour]:
+        ids, vectors, _ = self.embeddings(label, prop)
         if not ids:
             return []
         query = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0]
         if vectors.shape[1] != query.shape[0]:
-            raise GraphStoreError(f"query has dimension {query.shape[0]}, {label} embeddings {vectors.shape[1]}")
+            raise GraphStoreError(f"query has dimension {query.shape[0]}, {label} {prop} vectors {vectors.shape[1]}")
         scores = as_unit_rows(vectors) @ query
         order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))[: int(k)]
         names = self.get_nodes(label, [ids[i] for i in order])

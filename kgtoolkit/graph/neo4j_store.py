@@ -44,7 +44,7 @@ from kgtoolkit.graph.base import (
     check_id,
     check_props,
 )
-from kgtoolkit.schema import LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
+from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
 
 NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 RETRY_ENV = "KGTOOLKIT_NEO4J_RETRY_SECONDS"
@@ -269,24 +269,25 @@ class Neo4jGraphStore(GraphStore):
         return {r["id"]: NodeRow(r["id"], _without_id(r["props"])) for r in rows}
 
     # --- embeddings -----------------------------------------------------------------------
-    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str) -> int:
+    def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str,
+                         prop: str = EMBEDDING) -> int:
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(ids) != len(vectors):
             raise GraphStoreError(f"{len(ids)} ids but {len(vectors)} vectors")
         rows = [{"id": i, "embedding": v.tolist()} for i, v in zip(ids, vectors)]
         if not rows:
             return 0
-        return self._write(q.write_embeddings(label), {"rows": rows, "run": run}, idempotent=True)[0]["written"]
+        return self._write(q.write_embeddings(label, prop), {"rows": rows, "run": run}, idempotent=True)[0]["written"]
 
-    def clear_embeddings(self, label: str, keep_run: str | None = None) -> int:
-        return self._write(q.clear_embeddings(label), {"keep_run": keep_run}, idempotent=True)[0]["cleared"]
+    def clear_embeddings(self, label: str, keep_run: str | None = None, prop: str = EMBEDDING) -> int:
+        return self._write(q.clear_embeddings(label, prop), {"keep_run": keep_run}, idempotent=True)[0]["cleared"]
 
-    def ensure_vector_index(self, label: str, dimensions: int, timeout: float = 120.0) -> None:
-        name = vector_index_name(label)
+    def ensure_vector_index(self, label: str, dimensions: int, prop: str = EMBEDDING, timeout: float = 120.0) -> None:
+        name = vector_index_name(label, prop)
         existing = self._read(q.SHOW_VECTOR_INDEX, {"name": name})
         if existing and existing[0]["dimensions"] != dimensions:
-            self._write(q.drop_vector_index(label), idempotent=True)
-        self._write(q.create_vector_index(label, dimensions), idempotent=True)
+            self._write(q.drop_vector_index(label, prop), idempotent=True)
+        self._write(q.create_vector_index(label, dimensions, prop), idempotent=True)
         deadline = time.monotonic() + timeout
         while True:
             state = self._read(q.SHOW_VECTOR_INDEX, {"name": name})
@@ -298,20 +299,20 @@ class Neo4jGraphStore(GraphStore):
                 raise GraphStoreError(f"vector index {name} not online after {timeout:.0f} s")
             time.sleep(0.2)
 
-    def get_embedding(self, label: str, node_id: str) -> tuple[np.ndarray, str] | None:
-        rows = self._read(q.get_embedding(label), {"id": node_id})
+    def get_embedding(self, label: str, node_id: str, prop: str = EMBEDDING) -> tuple[np.ndarray, str] | None:
+        rows = self._read(q.get_embedding(label, prop), {"id": node_id})
         if not rows or rows[0]["embedding"] is None:
             return None
         return np.asarray(rows[0]["embedding"], dtype=np.float32), rows[0]["run"]
 
-    def nearest(self, label: str, vector: Sequence[float], k: int = 10) -> list[Neighbour]:
-        check_label(label)
+    def nearest(self, label: str, vector: Sequence[float], k: int = 10, prop: str = EMBEDDING) -> list[Neighbour]:
+        name = vector_index_name(label, prop)
         unit = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0].tolist()
-        index = self._read(q.SHOW_VECTOR_INDEX, {"name": vector_index_name(label)})
+        index = self._read(q.SHOW_VECTOR_INDEX, {"name": name})
         if index and index[0]["state"] == "ONLINE":
-            rows = self._read(q.QUERY_VECTOR_INDEX, {"index": vector_index_name(label), "k": int(k), "vector": unit})
+            rows = self._read(q.QUERY_VECTOR_INDEX, {"index": name, "k": int(k), "vector": unit})
         else:  # no index yet: exact scan
-            rows = self._read(q.exact_nearest(label), {"k": int(k), "vector": unit})
+            rows = self._read(q.exact_nearest(label, prop), {"k": int(k), "vector": unit})
         # Neo4j reports cosine similarity as (1 + cos) / 2; the contract speaks plain cosine.
         return [Neighbour(r["id"], r["name"], 2.0 * float(r["score"]) - 1.0) for r in rows]
 

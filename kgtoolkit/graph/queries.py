@@ -4,7 +4,8 @@ model by `kgtoolkit.schema` before they are formatted in."""
 
 from __future__ import annotations
 
-from kgtoolkit.schema import check_label, check_rel_type, vector_index_name
+from kgtoolkit.schema import (EMBEDDING, check_label, check_rel_type, check_vector_property, vector_index_name,
+                              vector_run_property)
 
 
 # Batches travel as parallel lists ($ids/$props, $src/$dst/$props) rather than one map per row:
@@ -65,39 +66,42 @@ def stream_relationships(rel_type: str) -> str:
     )
 
 
-def write_embeddings(label: str) -> str:
+def write_embeddings(label: str, prop: str = EMBEDDING) -> str:
+    prop, run = check_vector_property(label, prop), vector_run_property(prop)
     return (
         f"UNWIND $rows AS row MATCH (n:{check_label(label)} {{id: row.id}}) "
-        "CALL db.create.setNodeVectorProperty(n, 'embedding', row.embedding) "
-        "SET n.embeddingRun = $run RETURN count(n) AS written"
+        f"CALL db.create.setNodeVectorProperty(n, '{prop}', row.embedding) "
+        f"SET n.{run} = $run RETURN count(n) AS written"
     )
 
 
-def get_embedding(label: str) -> str:
-    return f"MATCH (n:{check_label(label)} {{id: $id}}) RETURN n.embedding AS embedding, n.embeddingRun AS run"
+def get_embedding(label: str, prop: str = EMBEDDING) -> str:
+    prop, run = check_vector_property(label, prop), vector_run_property(prop)
+    return f"MATCH (n:{check_label(label)} {{id: $id}}) RETURN n.{prop} AS embedding, n.{run} AS run"
 
 
-def clear_embeddings(label: str) -> str:
+def clear_embeddings(label: str, prop: str = EMBEDDING) -> str:
+    prop, run = check_vector_property(label, prop), vector_run_property(prop)
     return (
-        f"MATCH (n:{check_label(label)}) WHERE n.embedding IS NOT NULL "
-        "AND ($keep_run IS NULL OR n.embeddingRun IS NULL OR n.embeddingRun <> $keep_run) "
-        "REMOVE n.embedding, n.embeddingRun RETURN count(n) AS cleared"
+        f"MATCH (n:{check_label(label)}) WHERE n.{prop} IS NOT NULL "
+        f"AND ($keep_run IS NULL OR n.{run} IS NULL OR n.{run} <> $keep_run) "
+        f"REMOVE n.{prop}, n.{run} RETURN count(n) AS cleared"
     )
 
 
-def create_vector_index(label: str, dimensions: int) -> str:
+def create_vector_index(label: str, dimensions: int, prop: str = EMBEDDING) -> str:
     dims = int(dimensions)  # an int we computed, never user text
     return (
-        f"CREATE VECTOR INDEX {vector_index_name(label)} IF NOT EXISTS "
-        f"FOR (n:{check_label(label)}) ON n.embedding OPTIONS {{indexConfig: "
+        f"CREATE VECTOR INDEX {vector_index_name(label, prop)} IF NOT EXISTS "
+        f"FOR (n:{check_label(label)}) ON n.{check_vector_property(label, prop)} OPTIONS {{indexConfig: "
         f"{{`vector.dimensions`: {dims}, `vector.similarity_function`: 'cosine', "
         # quantization (on by default in 5.26) would perturb scores by ~1e-3; keep them exact
         "`vector.quantization.enabled`: false}}"
     )
 
 
-def drop_vector_index(label: str) -> str:
-    return f"DROP INDEX {vector_index_name(label)} IF EXISTS"
+def drop_vector_index(label: str, prop: str = EMBEDDING) -> str:
+    return f"DROP INDEX {vector_index_name(label, prop)} IF EXISTS"
 
 
 SHOW_VECTOR_INDEX = (
@@ -111,11 +115,12 @@ QUERY_VECTOR_INDEX = (
 )
 
 
-def exact_nearest(label: str) -> str:
+def exact_nearest(label: str, prop: str = EMBEDDING) -> str:
     """Exact cosine neighbours, for stores where the approximate index is not wanted."""
+    prop = check_vector_property(label, prop)
     return (
-        f"MATCH (n:{check_label(label)}) WHERE n.embedding IS NOT NULL "
-        "WITH n, vector.similarity.cosine(n.embedding, $vector) AS sim "
+        f"MATCH (n:{check_label(label)}) WHERE n.{prop} IS NOT NULL "
+        f"WITH n, vector.similarity.cosine(n.{prop}, $vector) AS sim "
         "RETURN n.id AS id, n.name AS name, sim AS score ORDER BY score DESC, id LIMIT $k"
     )
 

@@ -23,7 +23,17 @@ class ModelConfig(_Strict):
     temporal: Literal["mean", "transformer"] = "mean"
     triplet_layers: int = Field(3, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    triplet_loss: Literal["pairwise", "authors"] = "pairwise"  # in-batch triple logits (kgtoolkit/model/kgclip.py)
+    # Which tokens of [h, r1, r2, t] attend to which (kgtoolkit/model/triplet.py): "none" (two
+    # towers, batch-independent), "pairs" (two towers, [h, r1] and [r2, t]), "batch" (the authors'
+    # exact computation: across the batch at each position), "sequence" (joint; an ablation).
+    triplet_mixing: Literal["none", "pairs", "batch", "sequence"] = "none"
+    triplet_loss: Literal["pairwise", "authors"] = "pairwise"  # in-batch logits of "sequence" (kgclip.py)
+    # The inverse triple score at inference: "pairwise" (each pair's own) or "authors" (their
+    # test code's constant: class side averaged over classes, video side over videos).
+    inverse_score: Literal["pairwise", "authors"] = "pairwise"
+    # Leave known true (head, tail) edges that are not in-batch positives out of the v-b and a-b
+    # contrastive losses (the authors count them as negatives).
+    mask_known_edges: bool = False
     prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
 
     @field_validator("prompt_templates")

@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from kgtoolkit.errors import ConfigurationError, DataError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.ingest.splits import stable_key
-from kgtoolkit.model.kgclip import KGClip, StepBatch
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, REL_VA, KGClip, StepBatch
 from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, EpochBatches, collate
 from kgtoolkit.train.config import TrainConfig, save_config
@@ -124,6 +124,7 @@ def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets
     vb_rows = [k for k, v in enumerate(videos) if v.movements]
     vb_tail = [rng.choice(videos[k].movements) for k in vb_rows]
     ab = [rng.choice(data.involves) for _ in range(config.optim.ab_batch_size)] if data.involves else []
+    known = config.model.mask_known_edges
     return StepBatch(
         frames=frames,
         va_tail=torch.tensor([v.action for v in videos]),
@@ -131,12 +132,20 @@ def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets
         vb_tail=torch.tensor(vb_tail, dtype=torch.long),
         ab_head=torch.tensor([a for a, _ in ab], dtype=torch.long),
         ab_tail=torch.tensor([m for _, m in ab], dtype=torch.long),
+        vb_known=known_edges([set(videos[k].movements) for k in vb_rows], vb_tail) if known else None,
+        ab_known=known_edges([data.involves_of(a) for a, _ in ab], [m for _, m in ab]) if known else None,
     )
 
 
+def known_edges(tails_of_head: list[set[int]], tails: list[int]) -> torch.Tensor:
+    """(K, K) True where row i's head has a known edge to row j's tail."""
+    return torch.tensor([[t in known for t in tails] for known in tails_of_head], dtype=torch.bool).view(
+        len(tails_of_head), len(tails))
+
+
 def _to(batch: StepBatch, device: torch.device) -> StepBatch:
-    return StepBatch(*(t.to(device, non_blocking=True) for t in (
-        batch.frames, batch.va_tail, batch.vb_rows, batch.vb_tail, batch.ab_head, batch.ab_tail)))
+    return StepBatch(**{f.name: None if getattr(batch, f.name) is None
+                        else getattr(batch, f.name).to(device, non_blocking=True) for f in fields(batch)})
 
 
 class _Forward(torch.nn.Module):
@@ -192,6 +201,7 @@ def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action
     if not videos:
         return {"videos": 0, "top1": 0.0, "top5": 0.0}
     classes = model.encode_text(action_tokens.to(runtime.device)).float()
+    keys = model.relation_keys(classes, REL_VA, CLASS_WEIGHTS) if model.two_tower or not model.use_graph else None
     loader = DataLoader(ClipDataset(_specs(videos), decoder, train=False), batch_size=batch_size,
                         num_workers=workers, collate_fn=collate)
     scores: dict[str, list[torch.Tensor]] = {"s_output": [], "s_mm": [], "s_tri": []}
@@ -201,9 +211,8 @@ def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action
         skipped.extend(failed)
         if frames is None:
             continue
-        with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
-            video = model.encode_video(frames.to(runtime.device))
-        result = model.class_scores(video.float(), classes)
+        video = model.embed_clips(frames.to(runtime.device), runtime.autocast_dtype)
+        result = model.keyed_scores(video, keys) if keys is not None else model.class_scores(video, classes)
         for key in scores:
             scores[key].append(getattr(result, key).cpu())
         kept.extend(indices.tolist())

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import yaml
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.model.backbone import Backbone, load_backbone
@@ -18,6 +19,7 @@ from kgtoolkit.model.kgclip import KGClip
 from kgtoolkit.train.checkpoint import load_checkpoint
 from kgtoolkit.train.clips import ClipDecoder, ClipDataset, ClipSpec, collate
 from kgtoolkit.train.config import TrainConfig, load_config
+from kgtoolkit.train.runtime import Runtime
 
 RUNS_DIR = Path("runs")
 
@@ -27,7 +29,8 @@ def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGCl
     backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None)
     model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
-                   triplet_loss=config.model.triplet_loss,
+                   triplet_loss=config.model.triplet_loss, triplet_mixing=config.model.triplet_mixing,
+                   inverse_score=config.model.inverse_score, mask_known_edges=config.model.mask_known_edges,
                    dropout=config.model.dropout)
     return model, backbone
 
@@ -71,6 +74,10 @@ class LoadedRun:
             self._cache["actions"] = self.text_embeddings(self.action_names)
         return self._cache["actions"]
 
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, S, S) decoded clips -> (B, D) fp32 video embeddings, at the precision evaluation uses."""
+        return self.model.embed_clips(frames.to(self.device), Runtime(self.device).autocast_dtype)
+
     def decoder(self) -> ClipDecoder:
         return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std)
 
@@ -86,7 +93,7 @@ class LoadedRun:
         for frames, indices, failed in loader:
             problems.extend(failed)
             if frames is not None:
-                out.append(self.model.encode_video(frames.to(self.device)).float())
+                out.append(self.embed_frames(frames))
                 kept.extend(indices.tolist())
             if progress:
                 progress(len(indices) + len(failed))
@@ -99,6 +106,9 @@ def load_run(run_dir: Path, device: torch.device | str = "cpu", checkpoint: str 
     if not (run_dir / "config.yaml").is_file():
         raise ConfigurationError(f"{run_dir}: not a kgtoolkit run directory (no config.yaml)")
     config = load_config(run_dir / "config.yaml")
+    if "triplet_mixing" not in (yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get(
+            "model", {}):
+        config.model.triplet_mixing = "sequence"  # runs from before the switch: the joint encoder
     id_maps = json.loads((run_dir / "id_maps.json").read_text(encoding="utf-8"))
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
     model, backbone = build_model(config, load_pretrained=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
@@ -44,6 +45,17 @@ class GraphTriplets:
 
     def split(self, name: str) -> list[VideoItem]:
         return [v for v in self.videos if v.split == name]
+
+    @cached_property
+    def _movements_of(self) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for a, m in self.involves:
+            out.setdefault(a, set()).add(m)
+        return out
+
+    def involves_of(self, action: int) -> set[int]:
+        """The movements the training graph links to an action (INVOLVES)."""
+        return self._movements_of.get(action, set())
 
     def id_maps(self) -> dict:
         return {
