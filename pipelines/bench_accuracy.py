@@ -5,6 +5,8 @@
     python pipelines/bench_accuracy.py claims     # the paper's claims: KG-CLIP vs CLIP-only over
                                                   # frames 1/2/4/8 and 20/40/60/80% of the data, 3 seeds
     python pipelines/bench_accuracy.py holdout    # new actions through the graph (add-action)
+    python pipelines/bench_accuracy.py mixing     # the Triplet Encoder's token mixing (none, pairs,
+                                                  # batch, sequence) against CLIP-only, 3 seeds
 
 Every run: `kgtoolkit synth` (64 px, 16 frames, `--nuisance`), ingest into an embedded store,
 `pipelines/tiny.yaml` (plus `--set` overrides), model selection on the validation split, test
@@ -158,6 +160,59 @@ def summarise(rows: list[dict]) -> None:
           f"KG-CLIP's S_mm - CLIP-only's top-1 {mean([100 * (kg['s_mm_top1'] - clip['top1']) for kg, clip in pairs]):+.1f}")
 
 
+# --- mixing ---------------------------------------------------------------------------------
+MIXING_MODELS = {
+    "none": ["model.triplet_mixing=none"],
+    "pairs": ["model.triplet_mixing=pairs"],
+    "batch": ["model.triplet_mixing=batch"],
+    "sequence": ["model.triplet_mixing=sequence"],
+    "CLIP-only": ["model.use_graph=false"],
+}
+
+
+def cmd_mixing(args: argparse.Namespace) -> None:
+    """Each token mixing of the Triplet Encoder (kgtoolkit/model/triplet.py) and CLIP-only, on the
+    same data and seeds, 8 frames, all training videos; everything else is the config's."""
+    _, graph = dataset(args.data, args)
+    models = args.models or list(MIXING_MODELS)
+    done = {(r["model"], r["seed"]) for r in load_results(args.results)}
+    for seed, model in itertools.product(args.seeds, models):
+        if (model, seed) in done:
+            continue
+        print(f"run {model}, seed {seed}", flush=True)
+        row = run_once(graph, args.data / "runs" / f"mixing-{model}-s{seed}", args, [*MIXING_MODELS[model], f"seed={seed}"])
+        row.update(model=model, seed=seed, overrides=args.set)
+        record(args.results, row)
+        print(f"  test top-1 {row['top1']:.1%} in {row['train_seconds']:.0f} s", flush=True)
+    summarise_mixing([r for r in load_results(args.results) if r["model"] in models])
+
+
+def summarise_mixing(rows: list[dict]) -> None:
+    models = [m for m in MIXING_MODELS if any(r["model"] == m for r in rows)]
+    by = {(r["model"], r["seed"]): r for r in rows}
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.mean(values):.1%}" + (f" ± {statistics.stdev(values):.1%}" if len(values) > 1 else "")
+
+    print("\n| model | seeds | test top-1 | S_mm alone | S_tri alone | paired vs CLIP-only (points) | training + evaluation |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        diffs = [100 * (r["top1"] - by[("CLIP-only", r["seed"])]["top1"]) for r in mine if ("CLIP-only", r["seed"]) in by]
+        paired = "-"
+        if model != "CLIP-only" and diffs:
+            sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+            paired = f"{statistics.mean(diffs):+.1f} (sd {sd:.1f}, n={len(diffs)})"
+        graph_parts = [r for r in mine if r.get("s_tri_top1") is not None and model != "CLIP-only"]
+        s_mm = spread([r["s_mm_top1"] for r in graph_parts]) if graph_parts else "-"
+        s_tri = spread([r["s_tri_top1"] for r in graph_parts]) if graph_parts else "-"
+        seconds = statistics.mean(r["train_seconds"] for r in mine)
+        print(f"| {model} | {len(mine)} | {spread([r['top1'] for r in mine])} | {s_mm} | {s_tri} | {paired} | "
+              f"{seconds:.0f} s |")
+    print("\nmean ± sample standard deviation over seeds of the test top-1 (S_output); each run's own model "
+          "selection on validation; paired: the same seed's CLIP-only run subtracted")
+
+
 # --- holdout --------------------------------------------------------------------------------
 def choose_holdout(actions: list[dict], count: int) -> list[dict]:
     """The `count` actions whose movements the other actions cover best (ties: lower class index)."""
@@ -254,7 +309,7 @@ def cmd_holdout(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("main", "claims", "holdout"), nargs="?", default="main")
+    parser.add_argument("what", choices=("main", "claims", "holdout", "mixing"), nargs="?", default="main")
     parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
     parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-accuracy")
@@ -269,10 +324,11 @@ def main() -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])
     parser.add_argument("--holdout", type=int, default=3, help="actions held out of training")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    parser.add_argument("--models", nargs="+", choices=list(MIXING_MODELS), help="mixing: the models to run (default: all)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     args.results = args.results or args.data / f"{args.what}.jsonl"
-    {"main": cmd_main, "claims": cmd_claims, "holdout": cmd_holdout}[args.what](args)
+    {"main": cmd_main, "claims": cmd_claims, "holdout": cmd_holdout, "mixing": cmd_mixing}[args.what](args)
 
 
 if __name__ == "__main__":
