@@ -60,7 +60,8 @@ def _queries() -> list[tuple[str, str, dict]]:
 def test_vector_indexes_are_online(trained):
     rows = json.loads(kgtoolkit("query", "SHOW VECTOR INDEXES YIELD name, state RETURN name, state ORDER BY name",
                                 "--graph", trained["uri"], "--format", "json").stdout)
-    assert rows == [{"name": n, "state": "ONLINE"} for n in ("action_embedding", "body_movement_embedding",
+    assert rows == [{"name": n, "state": "ONLINE"} for n in ("action_embedding", "action_shows_key",
+                                                             "body_movement_embedding", "body_movement_exhibits_key",
                                                              "video_embedding")]
 
 
@@ -68,7 +69,7 @@ def test_every_cookbook_query_returns_rows(trained):
     from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
 
     queries = _queries()
-    assert len(queries) == 6
+    assert len(queries) == 8
     with Neo4jGraphStore(trained["uri"]) as store:
         video = store.cypher("MATCH (v:Video {split: 'test'}) RETURN v.id AS id ORDER BY id LIMIT 1")[0]["id"]
         pair = store.cypher(
@@ -80,6 +81,26 @@ def test_every_cookbook_query_returns_rows(trained):
             params = {k: values.get(v, v) for k, v in params.items()}
             rows = store.cypher(query, params)
             assert rows, title
+
+
+def test_the_vector_index_query_of_a_videos_actions_agrees_with_classify(trained):
+    """Cookbook: "A stored video's actions, ranked as classify ranks them", against a real Neo4j,
+    gives classify's top-5 on the same run, in the same order, with the same S_output."""
+    from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+
+    query = next(q for title, q, _ in _queries() if title.startswith("A stored video's actions"))
+    movements_query = next(q for title, q, _ in _queries() if title.startswith("The body movements a stored video"))
+    with Neo4jGraphStore(trained["uri"]) as store:
+        videos = store.cypher("MATCH (v:Video {split: 'test'}) RETURN v.id AS id, v.path AS path ORDER BY id")
+        classified = json.loads(kgtoolkit("classify", *[v["path"] for v in videos], "--run", str(trained["run"]),
+                                          "--graph", trained["uri"], "--json", "-k", "5").stdout)
+        for video, clip in zip(videos, classified):
+            rows = store.cypher(query, {"video": video["id"], "k": 5})
+            assert [r["id"] for r in rows] == [t["id"] for t in clip["top"]]
+            assert [r["s_output"] for r in rows] == pytest.approx([t["score"] for t in clip["top"]], abs=2e-4)
+            shown = {r["movement"]: r["score"] for r in store.cypher(movements_query, {"video": video["id"], "k": 50})}
+            for m in clip["movements"]:
+                assert shown[m["movement"]] == pytest.approx(m["similarity"], abs=2e-4)
 
 
 def test_cli_query_runs_the_cookbook_and_refuses_writes(trained):
