@@ -32,8 +32,9 @@ from kgtoolkit.model.triplet import MIXINGS
 ACTIONS, MOVEMENTS = 24, 391  # the KG-CLIP release graph
 
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
+def median_seconds(fn, repeats: int, warmup: bool = True) -> float:
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[15, 64])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sequence-repeats", type=int, default=1,
-                        help="repeats for the joint encoder at batches over 32 (each step takes minutes)")
+                        help="repeats for the joint encoder at batches over 32, without a warm-up (each step takes minutes)")
     args = parser.parse_args()
     torch.manual_seed(0)
     backbone = load_backbone(args.model)
@@ -80,8 +81,9 @@ def main() -> None:
         model = models[mixing]
         seconds = []
         for b in args.batches:
-            repeats = args.sequence_repeats if mixing == "sequence" and b > 32 else args.repeats
-            seconds.append(median_seconds(lambda: graph_step(model, b, pair), repeats))
+            slow = mixing == "sequence" and b > 32  # minutes a step: no warm-up, --sequence-repeats
+            repeats = args.sequence_repeats if slow else args.repeats
+            seconds.append(median_seconds(lambda: graph_step(model, b, pair), repeats, warmup=not slow))
         step[mixing, pair] = seconds
         name = mixing + (" + pair loss" if pair else "")
         print(f"| {name} | " + " | ".join(f"{1000 * s:,.0f} ms" for s in seconds) + " |", flush=True)
