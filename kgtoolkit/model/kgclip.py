@@ -48,6 +48,7 @@ class StepBatch:
     vb_tail: torch.Tensor  # (K,) movement index for those clips
     ab_head: torch.Tensor  # (M,) action index
     ab_tail: torch.Tensor  # (M,) movement index
+    vb_frames: torch.Tensor | None = None  # (K, T, 3, S, S): v-b edges' own clips (data.vb_sampling=per_edge)
 
 
 @dataclass
@@ -144,7 +145,8 @@ class KGClip(nn.Module):
             return {"loss": loss, "va": loss.detach()}
         parts = {"va": self.relation_loss(video, REL_VA, va_tail, batch.va_tail, lam)}
         if batch.vb_rows.numel() > 1:
-            parts["vb"] = self.relation_loss(video[batch.vb_rows], REL_VB, movement_text[batch.vb_tail],
+            vb_video = video[batch.vb_rows] if batch.vb_frames is None else self.encode_video(batch.vb_frames)
+            parts["vb"] = self.relation_loss(vb_video, REL_VB, movement_text[batch.vb_tail],
                                              batch.vb_tail, lam)
         if batch.ab_head.numel() > 1:
             parts["ab"] = self.relation_loss(action_text[batch.ab_head], REL_AB, movement_text[batch.ab_tail],
