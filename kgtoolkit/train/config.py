@@ -25,6 +25,9 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.1, ge=0, lt=1)
     triplet_loss: Literal["pairwise", "authors"] = "pairwise"  # in-batch triple logits (kgtoolkit/model/kgclip.py)
     prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
+    # QuickGELU in the backbone's MLPs. None: as the weights were trained (an open_clip tag's own setting,
+    # e.g. `openai` -> QuickGELU; an OpenAI TorchScript file -> QuickGELU; otherwise the model config's).
+    quick_gelu: bool | None = None
 
     @field_validator("prompt_templates")
     @classmethod

@@ -24,12 +24,23 @@ RUNS_DIR = Path("runs")
 
 def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGClip, Backbone]:
     """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights."""
-    backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None)
+    backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None,
+                             quick_gelu=_quick_gelu(config))
     model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
                    triplet_loss=config.model.triplet_loss,
                    dropout=config.model.dropout)
     return model, backbone
+
+
+def _quick_gelu(config: TrainConfig) -> bool | None:
+    """The activation a run's model is built with, also when a checkpoint (not the pretrained weights)
+    fills it: model.quick_gelu if set, else what its pretrained weights were trained with."""
+    from kgtoolkit.model.backbone import weights_quick_gelu
+
+    if config.model.quick_gelu is not None:
+        return config.model.quick_gelu
+    return weights_quick_gelu(config.model.name, config.model.pretrained)
 
 
 def tokenize(backbone: Backbone, names: list[str], templates: list[str]) -> torch.Tensor:
@@ -72,7 +83,8 @@ class LoadedRun:
         return self._cache["actions"]
 
     def decoder(self) -> ClipDecoder:
-        return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std)
+        return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std,
+                           self.config.data.augment)  # its test view
 
     @torch.no_grad()
     def encode_clips(self, specs: list[ClipSpec], batch_size: int | None = None, workers: int = 0,
