@@ -67,13 +67,17 @@ def test_the_openai_tag_builds_vit_b_16_with_quick_gelu_without_downloading(monk
     assert (backbone.image_size, backbone.embed_dim) == (224, 512)
     # the paper's model name carries QuickGELU in its config, whatever the weights
     assert _activation(load_backbone(paper.model.name, None).model) is QuickGELU
-    # and a run's saved config rebuilds the same activation without its weights
-    from kgtoolkit.train.run import _quick_gelu
-
-    assert _quick_gelu(load_config(REPO / "pipelines" / "vit-b-16.yaml")) is True
+    # a run records the activation its weights imply, and is rebuilt with it from its checkpoint alone;
+    # a run saved before the key existed was trained with open_clip's GELU and is rebuilt so
     from kgtoolkit.train.loop import _resolved
+    from kgtoolkit.train.run import build_model
 
-    assert _resolved(load_config(REPO / "pipelines" / "vit-b-16.yaml")).model.quick_gelu is True  # saved so
+    monkeypatch.setattr(open_clip, "create_model", real)
+    older = load_config(REPO / "pipelines" / "vit-b-16.yaml", ["model.triplet_layers=1"])
+    recorded = _resolved(older)
+    assert recorded.model.quick_gelu is True and older.model.quick_gelu is None
+    assert _activation(build_model(recorded, load_pretrained=False)[0].clip) is QuickGELU
+    assert _activation(build_model(older, load_pretrained=False)[0].clip) is torch.nn.GELU
 
 
 def test_quick_gelu_can_be_forced_either_way():

@@ -23,24 +23,17 @@ RUNS_DIR = Path("runs")
 
 
 def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGClip, Backbone]:
-    """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights."""
+    """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights.
+    The activation: model.quick_gelu, else what the pretrained weights were trained with when they are
+    loaded, else the model config's. A run records the resolved value in its config.yaml (train), so
+    a run without it was trained with the model config's activation, and is rebuilt with it."""
     backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None,
-                             quick_gelu=_quick_gelu(config))
+                             quick_gelu=config.model.quick_gelu)
     model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
                    triplet_loss=config.model.triplet_loss,
                    dropout=config.model.dropout)
     return model, backbone
-
-
-def _quick_gelu(config: TrainConfig) -> bool | None:
-    """The activation a run's model is built with, also when a checkpoint (not the pretrained weights)
-    fills it: model.quick_gelu if set, else what its pretrained weights were trained with."""
-    from kgtoolkit.model.backbone import weights_quick_gelu
-
-    if config.model.quick_gelu is not None:
-        return config.model.quick_gelu
-    return weights_quick_gelu(config.model.name, config.model.pretrained)
 
 
 def tokenize(backbone: Backbone, names: list[str], templates: list[str]) -> torch.Tensor:
