@@ -443,6 +443,10 @@ def test_the_paper_config_trains_at_cpu_size_and_selects_the_last_epoch(graph_wi
     test = json.loads((run / "test_metrics.json").read_text())
     assert test["best_epoch"] == 1 and test["videos"] == 3 and test["best_val_top1"] is None
     assert "last epoch 1 (val top-1 n/a)" in " ".join(result.stdout.split())
+    from kgtoolkit.train.checkpoint import load_checkpoint
+
+    scaler = load_checkpoint(run / "checkpoints" / "last.pt")["scaler"]  # fp16: resumed with its loss scale
+    assert scaler["scale"] > 0 and scaler["_growth_tracker"] >= 0
     saved = load_config(run / "config.yaml")
     assert (saved.data.augment, saved.data.vb_sampling, saved.optim.grad_clip, saved.precision) == \
         ("authors", "per_edge", None, "fp16")
