@@ -318,7 +318,7 @@ def train_command(
 
         def on_epoch(record: dict) -> None:
             bar.console.print(
-                f"epoch {record['epoch']}: loss {record['train_loss']:.3f}, val top-1 {record['val_top1']:.1%} "
+                f"epoch {record['epoch']}: loss {record['train_loss']:.3f}, val top-1 {_percent(record['val_top1'])} "
                 f"(S_mm {_percent(record.get('val_s_mm_top1'))}), {record['clips_per_s']:.1f} clips/s"
             )
             _print_skipped("clips skipped this epoch", record.get("skipped_clips", []))
@@ -328,7 +328,8 @@ def train_command(
             return  # under torchrun, rank 0 reports and writes
         test = result.test
         console.print(
-            f"run {result.run_dir}: best epoch {result.best_epoch} (val top-1 {result.best_val_top1:.1%}); "
+            f"run {result.run_dir}: {'last' if cfg.optim.select == 'last' else 'best'} epoch {result.best_epoch} "
+            f"(val top-1 {_percent(result.best_val_top1)}); "
             f"test top-1 {test['top1']:.1%}, top-5 {test['top5']:.1%} over {test['videos']} videos "
             f"(chance {test['chance_top1']:.1%})",
             markup=False,

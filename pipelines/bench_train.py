@@ -27,9 +27,9 @@ from torch.utils.data import DataLoader
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EpochBatches, collate
+from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EdgeBatches, EpochBatches, collate_edges
 from kgtoolkit.train.config import load_config
-from kgtoolkit.train.loop import _optimizer, _specs, _step_batch, _to, loss_module, optimizer_step, train
+from kgtoolkit.train.loop import _optimizer, _specs, _step_batch, _to, loss_module, optimizer_step, train, vb_edges
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import setup_runtime
 from kgtoolkit.train.sampler import TripletSampler
@@ -61,7 +61,7 @@ def main() -> None:
     # every timed step uses the whole KG-CLIP loss (a graph warm-up's first epochs are CLIP-only and cheaper)
     config = load_config(args.config, ["optim.graph_warmup_epochs=0", *args.overrides, "write_embeddings=false"])
     graph = dataset(args.data, args.classes, args.per_class)
-    runtime = setup_runtime(config.device)
+    runtime = setup_runtime(config.device, config.precision)
     store = EmbeddedGraphStore(graph)
     data = TripletSampler(store).load(seed=config.seed)
     model, backbone = build_model(config)
@@ -70,21 +70,23 @@ def main() -> None:
     train_set = ClipDataset(_specs(data.videos), decoder, train=True, seed=config.seed)
     indices = [v.index for v in data.split("train")]
     bs = config.optim.batch_size
+    edges = vb_edges(data) if config.data.vb_sampling == "per_edge" else None
 
     def loader(epoch: int) -> DataLoader:
-        return DataLoader(train_set, batch_sampler=EpochBatches(indices, bs, config.seed, epoch),
-                          num_workers=config.data.workers, collate_fn=collate,
+        batches = EpochBatches(indices, bs, config.seed, epoch) if edges is None else \
+            EdgeBatches(indices, bs, config.seed, epoch, edges)
+        return DataLoader(train_set, batch_sampler=batches, num_workers=config.data.workers, collate_fn=collate_edges,
                           prefetch_factor=4 if config.data.workers else None)
 
     # 1. the loader alone (first batch excluded: worker start-up)
     batches, clips, started = [], 0, None
     for epoch in range(100):
-        for frames, idx, _ in loader(epoch):  # generated clips all decode
+        for frames, idx, clip_edges, _ in loader(epoch):  # generated clips all decode
             if started is None:
                 started = time.perf_counter()
             else:
                 clips += len(idx)
-            batches.append((frames, idx))
+            batches.append((frames, idx, clip_edges))
             if len(batches) > args.batches:
                 break
         if len(batches) > args.batches:
@@ -98,13 +100,14 @@ def main() -> None:
     movement_tokens = tokenize(backbone, data.movement_names, config.model.prompt_templates).to(runtime.device)
     model.train()
     timed = 0
-    for step, (frames, idx) in enumerate(batches):
+    scaler = runtime.grad_scaler()
+    for step, (frames, idx, clip_edges) in enumerate(batches):
         if step == 1:
             if runtime.device.type == "cuda":
                 torch.cuda.synchronize()
             started, timed = time.perf_counter(), 0
-        batch = _to(_step_batch(frames, idx, data, config, 0, step, 0), runtime.device)
-        optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime)
+        batch = _to(_step_batch(frames, idx, data, config, 0, step, 0, clip_edges, edges), runtime.device)
+        optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime, scaler=scaler)
         timed += len(idx) if step >= 1 else 0
     if runtime.device.type == "cuda":
         torch.cuda.synchronize()

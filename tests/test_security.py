@@ -3,7 +3,8 @@ ids or query parameters, no terminal markup through what the CLI prints), checkp
 cannot run code, the Neo4j password comes only from the environment and shows up nowhere, and
 names in a dataset cannot lead a read outside it.
 
-`kgtoolkit query` refusing writes without --write is tested in tests/test_queries.py, the release
+`kgtoolkit query` refusing writes without --write is tested in tests/test_queries.py, OpenAI's
+TorchScript weight files (model.pretrained) in tests/test_recipe.py, the release
 reader refusing a code-running pickle in tests/test_ingest_release.py, hostile labels and property
 keys at the store API in tests/test_graph_contract.py, and symlinked video files, encoded slashes
 and control characters in names in tests/test_ingest_ktps.py.
@@ -143,22 +144,47 @@ def test_paths_that_look_like_markup_are_printed_as_text(tmp_path):
     assert schema.returncode == 0 and str(graph) in "".join(schema.stdout.splitlines()), schema.stdout + schema.stderr
 
 
+class _Exploit:
+    def __init__(self, victim: Path):
+        self.victim = victim
+
+    def __reduce__(self):
+        return (shutil.rmtree, (str(self.victim),))
+
+
+def _deletes_when_unpickled(victim: Path) -> _Exploit:
+    """An object whose unpickling deletes `victim` (a folder made here): what a hostile file holds."""
+    victim.mkdir()
+    return _Exploit(victim)
+
+
 def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path):
     import torch
 
     from kgtoolkit.train.checkpoint import FORMAT, VERSION, CheckpointError, load_checkpoint
 
     victim = tmp_path / "victim"
-    victim.mkdir()
-
-    class Exploit:
-        def __reduce__(self):
-            return (shutil.rmtree, (str(victim),))
-
     path = tmp_path / "best.pt"
-    torch.save({"format": FORMAT, "version": VERSION, "model": Exploit()}, path)
+    torch.save({"format": FORMAT, "version": VERSION, "model": _deletes_when_unpickled(victim)}, path)
     with pytest.raises(CheckpointError, match="not a kgtoolkit checkpoint"):
         load_checkpoint(path)
+    assert victim.is_dir()
+
+
+def test_pretrained_weights_that_would_run_code_are_refused(tmp_path: Path):
+    """model.pretrained takes a state dict (read with weights_only=True) or an OpenAI TorchScript
+    release (tests/test_recipe.py); a plain pickle that would run code is neither."""
+    import torch
+
+    from kgtoolkit.errors import ConfigurationError
+    from kgtoolkit.model.backbone import is_torchscript_archive, load_backbone
+
+    victim = tmp_path / "victim"
+    path = tmp_path / "weights.pt"
+    torch.save({"visual.conv1.weight": _deletes_when_unpickled(victim)}, path)
+    assert not is_torchscript_archive(path)
+    with pytest.raises(ConfigurationError, match="cannot load CLIP weights"):
+        load_backbone("kg-tiny", str(path))
     assert victim.is_dir()
 
 

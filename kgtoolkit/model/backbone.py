@@ -1,10 +1,23 @@
 """The CLIP backbone, from open_clip: a model name (open_clip's own, or one of this package's
 `model_configs/*.json`, such as the CPU-sized `kg-tiny`) and weights given as an open_clip
-pretrained tag (downloaded by open_clip when online) or a local checkpoint file."""
+pretrained tag (downloaded by open_clip when online) or a local checkpoint file.
+
+A local file is either a state dict (read by open_clip with `weights_only=True`: a pickle that
+would run code is refused) or one of OpenAI's own releases (`ViT-B-16.pt`), which are TorchScript
+archives that `weights_only=True` cannot read. Those go through open_clip's loader for them
+(`load_openai_model`: `torch.jit.load`, which runs TorchScript, not Python, then the state dict is
+rebuilt as an ordinary open_clip CLIP); only the weights are kept, copied into the named model.
+
+The activation follows the weights: OpenAI's CLIP was trained with QuickGELU while open_clip's
+`ViT-B-16` config says GELU, so an `openai` tag (any tag whose open_clip entry says quick_gelu) or an
+OpenAI TorchScript file builds the model with QuickGELU (`weights_quick_gelu`); `quick_gelu`
+overrides it.
+"""
 
 from __future__ import annotations
 
 import logging
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +62,64 @@ def _quiet_random_init():
         root.setLevel(previous)
 
 
-def load_backbone(name: str, pretrained: str | None = None) -> Backbone:
-    """`pretrained`: None (random weights), an existing file path, or an open_clip tag."""
+def is_torchscript_archive(path: str | Path) -> bool:
+    """A TorchScript archive (as OpenAI's CLIP releases): a zip with `<name>/constants.pkl` and
+    TorchScript code under `<name>/code/`; a `torch.save` state dict has neither."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
+
+
+def weights_quick_gelu(name: str, pretrained: str | None) -> bool | None:
+    """Whether the weights were trained with QuickGELU: an open_clip tag's own setting, True for an
+    OpenAI TorchScript file, None when the weights do not say (the model config decides)."""
+    if not pretrained:
+        return None
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return True if is_torchscript_archive(path) else None
+    import open_clip
+
+    register_package_configs()
+    if name in open_clip.list_models() and pretrained in open_clip.list_pretrained_tags_by_model(name):
+        return bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu", False))
+    return None
+
+
+def _create(name: str, weights: str | None, quick_gelu: bool | None) -> torch.nn.Module:
+    import open_clip
+
+    forced = {} if quick_gelu is None else {"force_quick_gelu": True} if quick_gelu else {"quick_gelu": False}
+    with _quiet_random_init():
+        return open_clip.create_model(name, pretrained=weights, weights_only=True, **forced)
+
+
+def _load_openai_archive(name: str, path: Path, quick_gelu: bool | None) -> torch.nn.Module:
+    """OpenAI's TorchScript release through open_clip's `load_openai_model` (fp32), its weights copied
+    into the named model, so that a file that is not `name`'s architecture is a clear error."""
+    import open_clip
+
+    try:
+        loaded = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
+    except Exception as error:
+        raise ConfigurationError(f"pretrained weights {path}: a TorchScript archive that open_clip cannot read as an "
+                                 f"OpenAI CLIP release: {' '.join(str(error).split())[:300]}") from None
+    model = _create(name, None, True if quick_gelu is None else quick_gelu)
+    try:
+        model.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError as error:
+        raise ConfigurationError(f"pretrained weights {path}: an OpenAI CLIP release that does not fit {name} "
+                                 f"(e.g. another ViT size): {' '.join(str(error).split())[:300]}") from None
+    return model
+
+
+def load_backbone(name: str, pretrained: str | None = None, quick_gelu: bool | None = None) -> Backbone:
+    """`pretrained`: None (random weights), an existing file path (a state dict, or an OpenAI
+    TorchScript release), or an open_clip tag. `quick_gelu`: None follows the weights
+    (`weights_quick_gelu`), True/False forces the activation."""
     import open_clip
 
     register_package_configs()
@@ -59,13 +128,19 @@ def load_backbone(name: str, pretrained: str | None = None) -> Backbone:
             f"unknown CLIP model {name!r}: use an open_clip model name (e.g. ViT-B-16) or one of "
             f"{', '.join(sorted(p.stem for p in PACKAGE_CONFIGS.glob('*.json')))}"
         )
+    if quick_gelu is None:
+        quick_gelu = weights_quick_gelu(name, pretrained)
     weights: str | None = None
+    archive: Path | None = None
     if pretrained:
         path = Path(pretrained).expanduser()
         if path.exists():
             if not path.is_file():
                 raise ConfigurationError(f"pretrained weights {path}: not a file")
-            weights = str(path)
+            if is_torchscript_archive(path):
+                archive = path
+            else:
+                weights = str(path)
         elif pretrained in open_clip.list_pretrained_tags_by_model(name):
             weights = pretrained  # open_clip downloads it (needs the network once)
         else:
@@ -74,13 +149,15 @@ def load_backbone(name: str, pretrained: str | None = None) -> Backbone:
                 f"pretrained {pretrained!r} is neither an existing file nor an open_clip tag of {name} "
                 f"(tags: {tags})"
             )
-    try:
-        with _quiet_random_init():
-            model = open_clip.create_model(name, pretrained=weights, weights_only=True)
-    except RuntimeError as error:
-        raise ConfigurationError(f"cannot load CLIP weights {pretrained!r} into {name}: {error}") from None
-    except Exception as error:  # network errors of a tag download, corrupt files
-        raise ConfigurationError(f"cannot load CLIP weights {pretrained!r} for {name}: {error}") from None
+    if archive is not None:
+        model = _load_openai_archive(name, archive, quick_gelu)
+    else:
+        try:
+            model = _create(name, weights, quick_gelu)
+        except RuntimeError as error:
+            raise ConfigurationError(f"cannot load CLIP weights {pretrained!r} into {name}: {error}") from None
+        except Exception as error:  # network errors of a tag download, corrupt files
+            raise ConfigurationError(f"cannot load CLIP weights {pretrained!r} for {name}: {error}") from None
     visual = model.visual
     size = visual.image_size if isinstance(visual.image_size, int) else visual.image_size[0]
     mean = tuple(getattr(visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN)

@@ -64,6 +64,7 @@ class StepBatch:
     ab_tail: torch.Tensor  # (M,) movement index
     vb_known: torch.Tensor | None = None  # (K, K) True where (clip of row i, movement of row j) is a known edge
     ab_known: torch.Tensor | None = None  # (M, M) the same for (action i, movement j)
+    vb_frames: torch.Tensor | None = None  # (K, T, 3, S, S): v-b edges' own clips (data.vb_sampling=per_edge)
 
 
 @dataclass
@@ -205,7 +206,8 @@ class KGClip(nn.Module):
         self._remember_videos(video)
         parts = {"va": self.relation_loss(video, REL_VA, va_tail, batch.va_tail, lam)}
         if batch.vb_rows.numel() > 1:
-            parts["vb"] = self.relation_loss(video[batch.vb_rows], REL_VB, movement_text[batch.vb_tail],
+            vb_video = video[batch.vb_rows] if batch.vb_frames is None else self.encode_video(batch.vb_frames)
+            parts["vb"] = self.relation_loss(vb_video, REL_VB, movement_text[batch.vb_tail],
                                              batch.vb_tail, lam, batch.vb_known)
         if batch.ab_head.numel() > 1:
             parts["ab"] = self.relation_loss(action_text[batch.ab_head], REL_AB, movement_text[batch.ab_tail],

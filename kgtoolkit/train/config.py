@@ -35,6 +35,9 @@ class ModelConfig(_Strict):
     # contrastive losses (the authors count them as negatives).
     mask_known_edges: bool = False
     prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
+    # QuickGELU in the backbone's MLPs. None: as the weights were trained (an open_clip tag's own setting,
+    # e.g. `openai` -> QuickGELU; an OpenAI TorchScript file -> QuickGELU; otherwise the model config's).
+    quick_gelu: bool | None = None
 
     @field_validator("prompt_templates")
     @classmethod
@@ -48,9 +51,21 @@ class DataConfig(_Strict):
     frames: int = Field(8, ge=1)
     train_fraction: float = Field(1.0, gt=0, le=1)  # limited-data protocols: share of each class's training videos
     protocol: Literal["82", "64", "46", "28"] | None = None  # a KG-CLIP release split instead of `split`
-    augment: bool = False  # random resized crop + colour jitter (no flip: left and right are body parts)
+    # Training-time augmentation (kgtoolkit/train/clips.py), the same random parameters on every frame:
+    # "none"; "kgtoolkit": random resized crop + brightness/contrast (no flip: left and right are body
+    # parts); "authors": their multi-scale crop, flip, colour jitter, greyscale and RandAugment(2, 9),
+    # and their test view (short side size*256/224, centre crop). Old configs' true/false still load.
+    augment: Literal["none", "kgtoolkit", "authors"] = "none"
+    # v-b triples of a step: "per_video": a movement of each v-a clip (B clips a step); "per_edge": as the
+    # authors, B more v-b edges drawn over all training v-b edges, each with its own clip (2B clips a step).
+    vb_sampling: Literal["per_video", "per_edge"] = "per_video"
     workers: int = Field(2, ge=0)
     page_size: int = Field(5000, ge=1)
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment_bool(cls, value: object) -> object:
+        return {True: "kgtoolkit", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
 
 class OptimConfig(_Strict):
@@ -67,13 +82,19 @@ class OptimConfig(_Strict):
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     warmup_epochs: float = Field(1.0, ge=0)
-    grad_clip: float = Field(1.0, gt=0)
+    grad_clip: float | None = Field(1.0, gt=0)  # max gradient norm; null: no clipping (the authors)
+    # Weight decay on every parameter (the authors' AdamW has one group), instead of open_clip's rule
+    # that spares gains, biases, norms, embeddings' scale and logit_scale.
+    decay_all: bool = False
     lam: float = Field(0.1, ge=0)  # weight of the multi-modal contrastive loss (the authors' lambda)
     pair_weight: float = Field(1.0, ge=0)  # per-pair triple classification (see kgtoolkit/model/kgclip.py)
     # First epochs with the CLIP loss alone, then the whole KG-CLIP loss. The paper starts from a
     # pretrained CLIP; a model trained from random weights needs a video tower that already tells
     # clips apart before the triple scores can teach it anything (BENCHMARKS.md, "Training accuracy").
     graph_warmup_epochs: int = Field(0, ge=0)
+    # The checkpoint tested at the end: "validation" (best validation top-1; a graph without validation
+    # videos is an error) or "last" (the last epoch, e.g. a graph ingested with --val-fraction 0).
+    select: Literal["validation", "last"] = "validation"
 
 
 class TrainConfig(_Strict):
@@ -82,6 +103,9 @@ class TrainConfig(_Strict):
     optim: OptimConfig = OptimConfig()
     seed: int = 1024
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Autocast of the forward pass; weights, gradients and the AdamW step stay fp32 in every mode.
+    # "auto": bf16 on a GPU, fp32 on the CPU; "fp16" adds a gradient scaler (kgtoolkit/train/runtime.py).
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # torch.compile the training step's loss module with this backend: "inductor" on a GPU (1.8x the
     # eager step for ViT-B-16 on an H100, BENCHMARKS.md; compiling takes minutes); None runs eager.
     compile: str | None = None

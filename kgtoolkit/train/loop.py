@@ -3,7 +3,8 @@
 Seeded and resumable: an epoch's data order, frame offsets, sampled movements and dropout are
 pure functions of (seed, epoch), so `resume` from the last epoch checkpoint ends exactly where an
 uninterrupted run would (on the same device and thread count). Model selection is on the
-validation split; the test split is evaluated once, with the best checkpoint, at the end.
+validation split (or, with `optim.select: last`, the last epoch is kept); the test split is
+evaluated once, with the selected checkpoint, at the end.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from kgtoolkit.graph import GraphStore
 from kgtoolkit.ingest.splits import stable_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, REL_VA, KGClip, StepBatch
 from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, EpochBatches, collate
+from kgtoolkit.train.clips import (ClipDataset, ClipDecoder, ClipSpec, EdgeBatches, EpochBatches, collate,
+                                   collate_edges)
 from kgtoolkit.train.config import TrainConfig, save_config
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
@@ -77,8 +79,11 @@ _TEXT_PREFIXES = ("clip.transformer.", "clip.token_embedding.", "clip.positional
                   "clip.text_projection", "clip.text.")
 
 
-def _no_decay(name: str, param: torch.nn.Parameter) -> bool:
-    """open_clip's rule: no weight decay on gains, biases, norms, embeddings' scale and logit_scale."""
+def _no_decay(name: str, param: torch.nn.Parameter, decay_all: bool = False) -> bool:
+    """open_clip's rule: no weight decay on gains, biases, norms, embeddings' scale and logit_scale;
+    `decay_all` (the authors' single AdamW group): decay on every parameter."""
+    if decay_all:
+        return False
     return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
 
 
@@ -94,7 +99,7 @@ def _optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.op
         if kind == "text" and lr_text == 0:
             param.requires_grad_(False)
             continue
-        groups.setdefault((kind, _no_decay(name, param)), []).append(param)
+        groups.setdefault((kind, _no_decay(name, param, o.decay_all)), []).append(param)
     lrs = {"backbone": o.lr_backbone, "graph": o.lr_graph, "text": lr_text}
     return torch.optim.AdamW(
         [{"params": groups[key], "lr": lrs[key[0]], "weight_decay": 0.0 if key[1] else o.weight_decay, "name": key[0]}
@@ -118,11 +123,25 @@ def _group_lr(optimizer: torch.optim.Optimizer, kind: str) -> float | None:
 
 
 def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets, config: TrainConfig,
-                epoch: int, step: int, rank: int) -> StepBatch:
-    videos = [data.videos[i] for i in indices.tolist()]
+                epoch: int, step: int, rank: int, clip_edges: torch.Tensor | None = None,
+                edge_list: list[tuple[int, int]] | None = None) -> StepBatch:
+    """The step's triplets. `clip_edges` (from `collate_edges`): per clip, the v-b edge (an index into
+    `edge_list`, see `vb_edges`) it was drawn for, -1 for a v-a clip. data.vb_sampling=per_video: a
+    movement of each v-a clip, from the clip's own EXHIBITS edges; per_edge: the drawn edges, each
+    with its own clip."""
     rng = random.Random(stable_key("step", config.seed, epoch, step, rank))
-    vb_rows = [k for k, v in enumerate(videos) if v.movements]
-    vb_tail = [rng.choice(videos[k].movements) for k in vb_rows]
+    vb_frames = None
+    if clip_edges is not None and bool((clip_edges >= 0).any()):
+        is_edge = clip_edges >= 0
+        vb_frames, frames, indices = frames[is_edge], frames[~is_edge], indices[~is_edge]
+        vb_tail = [edge_list[e][1] for e in clip_edges[is_edge].tolist()]
+        vb_rows = list(range(len(vb_tail)))
+        vb_heads = [data.videos[edge_list[e][0]] for e in clip_edges[is_edge].tolist()]
+    videos = [data.videos[i] for i in indices.tolist()]
+    if vb_frames is None:
+        vb_rows = [k for k, v in enumerate(videos) if v.movements] if config.data.vb_sampling == "per_video" else []
+        vb_tail = [rng.choice(videos[k].movements) for k in vb_rows]
+        vb_heads = [videos[k] for k in vb_rows]
     ab = [rng.choice(data.involves) for _ in range(config.optim.ab_batch_size)] if data.involves else []
     known = config.model.mask_known_edges
     return StepBatch(
@@ -132,8 +151,9 @@ def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets
         vb_tail=torch.tensor(vb_tail, dtype=torch.long),
         ab_head=torch.tensor([a for a, _ in ab], dtype=torch.long),
         ab_tail=torch.tensor([m for _, m in ab], dtype=torch.long),
-        vb_known=known_edges([set(videos[k].movements) for k in vb_rows], vb_tail) if known else None,
+        vb_known=known_edges([set(v.movements) for v in vb_heads], vb_tail) if known else None,
         ab_known=known_edges([data.involves_of(a) for a, _ in ab], [m for _, m in ab]) if known else None,
+        vb_frames=vb_frames,
     )
 
 
@@ -141,6 +161,11 @@ def known_edges(tails_of_head: list[set[int]], tails: list[int]) -> torch.Tensor
     """(K, K) True where row i's head has a known edge to row j's tail."""
     return torch.tensor([[t in known for t in tails] for known in tails_of_head], dtype=torch.bool).view(
         len(tails_of_head), len(tails))
+
+
+def vb_edges(data: GraphTriplets) -> list[tuple[int, int]]:
+    """Every training v-b edge as (video index, movement index): what per-edge sampling draws from."""
+    return [(v.index, m) for v in data.split("train") for m in v.movements]
 
 
 def _to(batch: StepBatch, device: torch.device) -> StepBatch:
@@ -180,16 +205,25 @@ def loss_module(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.n
     return forward
 
 
+_NO_SCALING = torch.amp.GradScaler("cpu", enabled=False)
+
+
 def optimizer_step(forward: torch.nn.Module, model: KGClip, optimizer: torch.optim.Optimizer, batch: StepBatch,
                    action_tokens: torch.Tensor, movement_tokens: torch.Tensor, config: TrainConfig,
-                   runtime: Runtime, graph: bool = True) -> dict[str, torch.Tensor]:
-    """One training step: the loss under autocast, backward, gradient clipping, AdamW."""
+                   runtime: Runtime, graph: bool = True,
+                   scaler: torch.amp.GradScaler | None = None) -> dict[str, torch.Tensor]:
+    """One training step: the loss under autocast, backward (loss-scaled by `scaler` for fp16),
+    gradient clipping (unless optim.grad_clip is null), AdamW."""
     with torch.autocast(runtime.device.type, dtype=runtime.autocast_dtype, enabled=runtime.autocast_dtype is not None):
         losses = forward(batch, action_tokens, movement_tokens, config.optim.lam, config.optim.pair_weight, graph)
     optimizer.zero_grad(set_to_none=True)
-    losses["loss"].backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-    optimizer.step()
+    scaler = scaler or _NO_SCALING  # a disabled scaler: backward and step as they are
+    scaler.scale(losses["loss"]).backward()
+    scaler.unscale_(optimizer)
+    if config.optim.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
     return losses
 
 
@@ -253,7 +287,7 @@ def train(
     on_epoch: StepCallback | None = None,
     stop_after_epoch: int | None = None,
 ) -> TrainResult:
-    runtime = setup_runtime(config.device)
+    runtime = setup_runtime(config.device, config.precision)
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     state = load_checkpoint(ckpt_dir / "last.pt") if resume else None
@@ -261,10 +295,12 @@ def train(
         raise ConfigurationError(f"{run_dir} already holds a run: pass --resume to continue it, or another --out")
     run_id = json.loads((run_dir / "run.json").read_text())["run_id"] if resume else f"{run_dir.name}"
 
+    config = _resolved(config)
     seed_everything(config.seed, "init")
     data = TripletSampler(store, config.data.page_size).load(
         train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
     _check_videos(data)
+    _check_selection(data, config)
     model, backbone = build_model(config, load_pretrained=state is None)
     model.to(runtime.device)
     if runtime.is_main:
@@ -283,7 +319,9 @@ def train(
     train_videos = data.split("train")
     train_set = ClipDataset(_specs(data.videos), decoder, train=True, seed=config.seed)
     val_videos = data.split("val")
-    eval_decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std)
+    eval_decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std,
+                               config.data.augment)  # the test view of the augmentation ("authors": 256 -> 224)
+    edges = vb_edges(data) if config.data.vb_sampling == "per_edge" else None
 
     optimizer = _optimizer(model, config, runtime)
     steps_per_epoch = len(EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, 0))
@@ -291,26 +329,33 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total, round(config.optim.warmup_epochs * steps_per_epoch)))
     forward = loss_module(model, config, runtime)
+    scaler = runtime.grad_scaler()
 
     start_epoch, history, best = 0, [], {"epoch": -1, "val_top1": -1.0}
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         start_epoch, history, best = state["epoch"] + 1, json.loads(state["history"]), json.loads(state["best"])
 
     for epoch in range(start_epoch, config.optim.epochs):
         seed_everything(config.seed, "epoch", epoch, runtime.rank)
         model.train()
-        batches = EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, epoch,
-                               runtime.rank, runtime.world)
-        loader = DataLoader(train_set, batch_sampler=batches, num_workers=config.data.workers, collate_fn=collate,
+        if edges is None:
+            batches = EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, epoch,
+                                   runtime.rank, runtime.world)
+        else:
+            batches = EdgeBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, epoch,
+                                  edges, runtime.rank, runtime.world)
+        loader = DataLoader(train_set, batch_sampler=batches, num_workers=config.data.workers, collate_fn=collate_edges,
                             pin_memory=runtime.device.type == "cuda",
                             persistent_workers=False, prefetch_factor=4 if config.data.workers else None)
         sums: dict[str, float] = {}
         clips, started, wait, steps_done, skipped = 0, time.perf_counter(), 0.0, 0, []
         fetch = time.perf_counter()
-        for step, (frames, indices, failed) in enumerate(loader):
+        for step, (frames, indices, clip_edges, failed) in enumerate(loader):
             wait += time.perf_counter() - fetch
             skipped.extend(failed)  # the batch goes on without clips that cannot be decoded; named per epoch
             if frames is None:
@@ -318,9 +363,10 @@ def train(
                     raise DataError(f"rank {runtime.rank}: no clip of a batch could be decoded: " + "; ".join(failed))
                 fetch = time.perf_counter()
                 continue
-            batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank), runtime.device)
+            batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank, clip_edges, edges),
+                        runtime.device)
             losses = optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime,
-                                    graph=epoch >= config.optim.graph_warmup_epochs)
+                                    graph=epoch >= config.optim.graph_warmup_epochs, scaler=scaler)
             scheduler.step()
             clips += len(indices)
             steps_done += 1
@@ -342,19 +388,28 @@ def train(
         if skipped:
             record["skipped_clips"] = sorted(set(skipped))
         if runtime.is_main:
-            val = evaluate(model, data, val_videos, action_tokens, eval_decoder, runtime, config.eval_batch_size,
-                           config.data.workers)
-            record.update({"val_top1": val["top1"], "val_top5": val["top5"], "val_s_mm_top1": val.get("s_mm_top1"),
-                           "val_s_tri_top1": val.get("s_tri_top1")})
+            val: dict = {"top1": None}
+            if val_videos:
+                val = evaluate(model, data, val_videos, action_tokens, eval_decoder, runtime, config.eval_batch_size,
+                               config.data.workers)
+                record.update({"val_top1": val["top1"], "val_top5": val["top5"],
+                               "val_s_mm_top1": val.get("s_mm_top1"), "val_s_tri_top1": val.get("s_tri_top1")})
+            else:
+                record["val_top1"] = None  # no validation split (optim.select: last)
             if val.get("skipped"):
                 record["skipped_clips"] = sorted(set(record.get("skipped_clips", [])) | set(val["skipped"]))
             history.append(record)
-            improved = val["top1"] > best["val_top1"] or best["epoch"] < 0
+            if config.optim.select == "last":
+                improved = True
+            else:
+                improved = val["top1"] > best["val_top1"] or best["epoch"] < 0
             if improved:
                 best = {"epoch": epoch, "val_top1": val["top1"]}
             checkpoint = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "scheduler": scheduler.state_dict(), "history": json.dumps(history),
                           "best": json.dumps(best), "run_id": run_id}
+            if scaler.is_enabled():
+                checkpoint["scaler"] = scaler.state_dict()
             save_checkpoint(checkpoint, ckpt_dir / "last.pt")
             if improved:
                 save_checkpoint(checkpoint, ckpt_dir / "best.pt")
@@ -383,6 +438,32 @@ def train(
     if runtime.distributed:
         torch.distributed.barrier()
     return TrainResult(run_dir, run_id, best["epoch"], best["val_top1"], test)
+
+
+def _resolved(config: TrainConfig) -> TrainConfig:
+    """The config as the run directory records it: the activation its weights imply written down
+    (model.quick_gelu), so that loading the run rebuilds the same model without those weights."""
+    if config.model.quick_gelu is not None:
+        return config
+    from kgtoolkit.model.backbone import weights_quick_gelu
+
+    resolved = weights_quick_gelu(config.model.name, config.model.pretrained)
+    if resolved is None:
+        return config
+    config = config.model_copy(deep=True)
+    config.model.quick_gelu = resolved
+    return config
+
+
+def _check_selection(data: GraphTriplets, config: TrainConfig) -> None:
+    """Selecting on validation needs validation videos: without them every epoch would tie and the
+    first one would be tested, silently."""
+    if config.optim.select == "validation" and not data.split("val"):
+        where = f"release protocol {config.data.protocol} (split{config.data.protocol})" if config.data.protocol \
+            else "split 'val'"
+        raise ConfigurationError(
+            f"the graph has no validation videos ({where}), so no epoch can be selected on validation: "
+            "re-ingest with --val-fraction above 0 (e.g. 0.1), or set optim.select=last to test the last epoch")
 
 
 def _write_metrics(run_dir: Path, history: list[dict]) -> None:

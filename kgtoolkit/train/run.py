@@ -25,8 +25,12 @@ RUNS_DIR = Path("runs")
 
 
 def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGClip, Backbone]:
-    """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights."""
-    backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None)
+    """The model of a config; `load_pretrained=False` when a checkpoint will overwrite the weights.
+    The activation: model.quick_gelu, else what the pretrained weights were trained with when they are
+    loaded, else the model config's. A run records the resolved value in its config.yaml (train), so
+    a run without it was trained with the model config's activation, and is rebuilt with it."""
+    backbone = load_backbone(config.model.name, config.model.pretrained if load_pretrained else None,
+                             quick_gelu=config.model.quick_gelu)
     model = KGClip(backbone, frames=config.data.frames, use_graph=config.model.use_graph,
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
                    triplet_loss=config.model.triplet_loss, triplet_mixing=config.model.triplet_mixing,
@@ -76,10 +80,11 @@ class LoadedRun:
 
     def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) decoded clips -> (B, D) fp32 video embeddings, at the precision evaluation uses."""
-        return self.model.embed_clips(frames.to(self.device), Runtime(self.device).autocast_dtype)
+        return self.model.embed_clips(frames.to(self.device), Runtime(self.device, precision=self.config.precision).autocast_dtype)
 
     def decoder(self) -> ClipDecoder:
-        return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std)
+        return ClipDecoder(self.config.data.frames, self.backbone.image_size, self.backbone.mean, self.backbone.std,
+                           self.config.data.augment)  # its test view
 
     @torch.no_grad()
     def encode_clips(self, specs: list[ClipSpec], batch_size: int | None = None, workers: int = 0,

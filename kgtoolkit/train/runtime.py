@@ -17,6 +17,7 @@ class Runtime:
     device: torch.device
     rank: int = 0
     world: int = 1
+    precision: str = "auto"  # TrainConfig.precision
 
     @property
     def is_main(self) -> bool:
@@ -28,10 +29,20 @@ class Runtime:
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
-        return torch.bfloat16 if self.device.type == "cuda" else None
+        """The dtype autocast runs matrix products and convolutions in (None: plain fp32). Parameters,
+        gradients and the optimiser state stay fp32 whatever this says. The authors instead cast CLIP's
+        weights to fp16 (OpenAI's `convert_weights`) and step an fp32 copy; the difference is listed
+        in docs/PAPER.md."""
+        if self.precision == "auto":
+            return torch.bfloat16 if self.device.type == "cuda" else None
+        return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling for fp16 (whose gradients underflow without it); disabled for the other modes."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
 
 
-def setup_runtime(device: str = "auto") -> Runtime:
+def setup_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     """Single process, or the process group torchrun describes (nccl on GPUs, gloo on CPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -44,7 +55,7 @@ def setup_runtime(device: str = "auto") -> Runtime:
         dev = torch.device("cpu")
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
-    return Runtime(dev, rank, world)
+    return Runtime(dev, rank, world, precision)
 
 
 def seed_everything(*parts: object) -> None:
