@@ -471,6 +471,36 @@ def similar_command(
     console.print(table)
 
 
+@app.command("show")
+def show_command(
+    node_id: Annotated[str, typer.Argument(help="A node id, e.g. 'action:push_up' or 'video:push_up/Y0-KQvJjKAw_000057_000067'.",
+                                           show_default=False)],
+    graph: GraphOption = None,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Draw the neighbourhood to this PNG file.",
+                                                show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="At most this many relationships of each type.")] = 40,
+    videos: Annotated[bool, typer.Option("--videos", help="Draw an action's videos too (by default they are counted).")] = False,
+) -> None:
+    """A node's neighbourhood, on either store: an action with its movements and their parts and
+    objects, a video with its action and movements; listed, and drawn with --png."""
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.neighbourhood import draw, neighbourhood
+
+    with open_graph(graph) as store:
+        hood = neighbourhood(store, node_id, limit=limit, show_all=videos)
+    g = hood.graph
+    table = Table("relationship", "from", "to", title=escape(f"{g.nodes[node_id]['name']} ({node_id}) in {store.uri}"))
+    for src, dst, rel_type in sorted(g.edges(data="type"), key=lambda e: (e[2], e[0], e[1])):
+        table.add_row(rel_type, escape(g.nodes[src]["name"]), escape(g.nodes[dst]["name"]))
+    console.print(table)
+    parts = [f"{n} {label}" for label, n in hood.summary().items()]
+    parts += [f"{n} {rel_type} relationships not shown" for rel_type, n in sorted(hood.omitted.items())]
+    console.print(escape(f"{node_id}: {', '.join(parts) or 'no neighbours'}"))
+    if png is not None:
+        draw(hood, png)
+        console.print(f"drawn to {png}", markup=False)
+
+
 @app.command("classify")
 def classify_command(
     clips: Annotated[list[Path], typer.Argument(help="Video files or folders of them.", show_default=False)],
