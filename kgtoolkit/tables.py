@@ -36,6 +36,7 @@ def write_tables(json_path: Path | None, tables: Mapping[str | None, pd.DataFram
         print(("\n" if written or name else "") + text)
         if json_path is not None:
             md, csv = table_paths(json_path, name)
+            md.parent.mkdir(parents=True, exist_ok=True)
             md.write_text(text + "\n", encoding="utf-8")
             frame.to_csv(csv, index=False)
             written += [md, csv]

@@ -113,3 +113,26 @@ def test_a_broken_release_folder_names_the_file(tmp_path):
     (tmp_path / "a-b.pkl").unlink()
     with pytest.raises(ConfigurationError, match=r"a-b.pkl"):
         from_release(tmp_path)
+
+
+def test_pipeline_script_writes_the_tables_and_the_picture(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    script = Path(__file__).resolve().parents[1] / "pipelines" / "composition_stats.py"
+    result = subprocess.run([sys.executable, str(script), "--json", str(tmp_path / "c.json"), "--png",
+                             str(tmp_path / "show.png"), "--classes", "6"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "c.json").read_text())
+    assert summary["KG-CLIP release"]["movements_shared_by_2_or_more_actions"] == 152
+    assert summary["synthetic (6 actions)"]["actions"] == 6
+    table = pd.read_csv(tmp_path / "c.csv").set_index("statistic")
+    assert table.loc["involves_edges", "KG-CLIP release"] == 801
+    degrees = pd.read_csv(tmp_path / "c.degrees.csv")
+    per_action = degrees[(degrees["source"] == "KG-CLIP release") & (degrees["distribution"] == "movements per action")]
+    assert per_action["nodes"].sum() == 24
+    assert (tmp_path / "c.md").read_text().startswith("| statistic")
+    assert (tmp_path / "show.png").stat().st_size > 10_000
