@@ -17,8 +17,11 @@ FORMATS = ("table", "json", "csv")
 
 
 def markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub Markdown table (pandas `to_markdown`, through tabulate), without the index."""
-    return frame.to_markdown(index=False, floatfmt=floatfmt, missingval="")
+    """A GitHub Markdown table (pandas `to_markdown`, through tabulate), without the index; missing
+    values empty. Cells go over as objects: an all-number frame would reach tabulate as one float
+    array, and its integer columns would read 3.0."""
+    cells = frame.astype(object).where(frame.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=floatfmt, missingval="")
 
 
 def table_paths(json_path: Path, name: str | None = None) -> tuple[Path, Path]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from kgtoolkit.graph import NodeRow
 from kgtoolkit.ingest.report import IngestReport, graph_counts
@@ -78,3 +79,29 @@ def test_query_formats_on_neo4j(neo4j_store, neo4j_uri):
     empty = _kgtoolkit("query", "MATCH (a:Action {id: $id}) RETURN a.id AS id", "--param", "id=none",
                        "--graph", neo4j_uri, "--format", "csv").stdout
     assert empty.strip() == ""
+
+
+def test_markdown_keeps_integers_and_leaves_missing_cells_empty():
+    from kgtoolkit.tables import markdown
+
+    frame = pd.DataFrame({"frames": [1, 8], "top-1": [62.94, float("nan")]})
+    assert markdown(frame, ".1f").splitlines()[2:] == ["|        1 |    62.9 |", "|        8 |         |"]
+
+
+def test_benchmark_claims_table_from_result_rows():
+    """pipelines/bench_accuracy.py's claims table: mean, sd and count per setting and model, in percent."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "pipelines" / "bench_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = [{"model": m, "frames": f, "fraction": p, "seed": s, "top1": t}
+            for m, f, p, s, t in [("KG-CLIP", 8, 1.0, 0, 0.5), ("KG-CLIP", 8, 1.0, 1, 0.7), ("CLIP-only", 8, 1.0, 0, 0.6),
+                                  ("KG-CLIP", 8, 0.2, 0, 0.3), ("KG-CLIP", 1, 1.0, 0, 0.4)]]
+    table = bench.claims_table(rows)
+    assert table[["frames", "training data (%)"]].values.tolist() == [[1, 100.0], [8, 100.0], [8, 20.0]]
+    assert table["KG-CLIP top-1 (%)"].tolist() == pytest.approx([40.0, 60.0, 30.0])
+    assert table["KG-CLIP sd"].iloc[1] == pytest.approx(100 * 0.1414213, abs=1e-4)
+    assert table["KG-CLIP n"].tolist() == [1, 2, 1] and table["CLIP-only n"].tolist() == [0, 1, 0]
