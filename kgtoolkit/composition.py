@@ -49,11 +49,11 @@ def nodes_of(graph: nx.Graph, kind: str) -> list[str]:
 
 @dataclass
 class Composition:
-    """The action-movement graph, and the movements each video shows where they are known
-    (video id -> movement ids; empty when the source has no videos)."""
+    """The action-movement graph, and the movements each video shows (video id -> movement ids;
+    None when the source knows no videos, as a vocabulary)."""
 
     graph: nx.Graph
-    videos: dict[str, set[str]]
+    videos: dict[str, set[str]] | None
     source: str
 
 
@@ -106,7 +106,7 @@ def from_vocabulary(vocabulary) -> Composition:
     actions = {action_id(a.folder): a.name for a in vocabulary.actions}
     movements = {m.id: m.name for a in vocabulary.actions for m in a.movements}
     involves = [(action_id(a.folder), m.id) for a in vocabulary.actions for m in a.movements]
-    return Composition(action_movement_graph(actions, movements, involves), {}, f"synthetic:{vocabulary.source}")
+    return Composition(action_movement_graph(actions, movements, involves), None, f"synthetic:{vocabulary.source}")
 
 
 # --- statistics ------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ class CompositionStats:
     source: str
     movements_per_action: pd.Series  # action name -> movements
     actions_per_movement: pd.Series  # movement name -> actions
-    movements_per_video: pd.Series  # video id -> movements (empty when the source has no videos)
+    movements_per_video: pd.Series | None  # video id -> movements (None when the source knows no videos)
     pairs: pd.DataFrame  # every pair of actions (`action_pairs`)
 
     @property
@@ -189,8 +189,9 @@ class CompositionStats:
             "pairs_differing_in_1": int((self.pairs["differing"] == 1).sum()),
             "pairs_differing_in_2": int((self.pairs["differing"] == 2).sum()),
             "nearest_action_distance": _summary(self.nearest_action_distance()),
-            "videos_with_movements": len(self.movements_per_video),
-            "movements_per_video": _summary(self.movements_per_video),
+            "videos_with_movements": None if self.movements_per_video is None else len(self.movements_per_video),
+            "movements_per_video": _summary(self.movements_per_video if self.movements_per_video is not None
+                                            else pd.Series(dtype="int64")),
         }
         return out
 
@@ -207,8 +208,8 @@ class CompositionStats:
 
 def composition_stats(composition: Composition) -> CompositionStats:
     graph = composition.graph
-    per_video = pd.Series({v: len(m) for v, m in sorted(composition.videos.items())}, dtype="int64",
-                          name="movements")
+    per_video = None if composition.videos is None else pd.Series(
+        {v: len(m) for v, m in sorted(composition.videos.items())}, dtype="int64", name="movements")
     return CompositionStats(
         source=composition.source,
         movements_per_action=degrees(graph, ACTION).rename("movements"),

@@ -58,7 +58,7 @@ def degree_table(stats: dict[str, object]) -> pd.DataFrame:
         for what, values in (("movements per action", s.movements_per_action),
                              ("actions per movement", s.actions_per_movement),
                              ("movements per video", s.movements_per_video)):
-            if not values.empty:
+            if values is not None and not values.empty:
                 dist = degree_distribution(values).reset_index()
                 parts.append(dist.assign(source=name, distribution=what))
     return pd.concat(parts, ignore_index=True)[["source", "distribution", "degree", "nodes"]]

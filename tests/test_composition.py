@@ -102,7 +102,8 @@ def test_synthetic_vocabulary_statistics():
     names = {a.name: {m.name for m in a.movements} for a in vocabulary.actions}
     shared = {m for a in names for m in names[a] if sum(m in names[b] for b in names) >= 2}
     assert stats.shared_movements == len(shared)
-    assert stats.movements_per_video.empty and stats.summary()["movements_per_video"]["max"] is None
+    assert stats.movements_per_video is None  # a vocabulary knows no videos
+    assert stats.summary()["videos_with_movements"] is None and stats.summary()["movements_per_video"]["max"] is None
 
 
 def test_a_broken_release_folder_names_the_file(tmp_path):
