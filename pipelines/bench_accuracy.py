@@ -251,9 +251,9 @@ def cmd_holdout(args: argparse.Namespace) -> None:
                          for r in results[: len(held_clips)]]
             seen_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[len(held_clips):]]
             table.append({"movement weight w": f"{w:g}" + (" (text only)" if w == 0 else ""),
-                          "held-out top-1 (%)": 100 * statistics.mean(held_hits),
-                          "held-out top-1 among held-out only (%)": 100 * statistics.mean(held_only),
-                          "training actions top-1 (%)": 100 * statistics.mean(seen_hits)})
+                          "held-out top-1 (%)": 100.0 * statistics.mean(held_hits),
+                          "held-out top-1 among held-out only (%)": 100.0 * statistics.mean(held_only),
+                          "training actions top-1 (%)": 100.0 * statistics.mean(seen_hits)})
             print(f"w {w:g}: held-out top-1 {statistics.mean(held_hits):.1%}", flush=True)
             record(args.results, {"holdout": [a["name"] for a in held], "weight": w,
                                   "held_top1": statistics.mean(held_hits), "held_only_top1": statistics.mean(held_only),
