@@ -105,3 +105,19 @@ def test_benchmark_claims_table_from_result_rows():
     assert table["KG-CLIP top-1 (%)"].tolist() == pytest.approx([40.0, 60.0, 30.0])
     assert table["KG-CLIP sd"].iloc[1] == pytest.approx(100 * 0.1414213, abs=1e-4)
     assert table["KG-CLIP n"].tolist() == [1, 2, 1] and table["CLIP-only n"].tolist() == [0, 1, 0]
+
+
+def test_ingest_and_stats_print_the_counts_table(tmp_path):
+    """The CLI's summary of an ingest (in graph, written now) and `stats`, from the report's DataFrame."""
+    import re
+
+    from conftest import RELEASE_DIR
+
+    graph = str(tmp_path / "graph")
+    first = _kgtoolkit("ingest", str(RELEASE_DIR), "--graph", graph).stdout
+    rows = {m[0]: m[1:] for m in re.findall(r"│ (?:node|relationship)\s+│ (\w+)\s+│\s+([\d,]+) │\s+([\d,]+) │", first)}
+    assert rows["INVOLVES"] == ("801", "801") and rows["Video"] == ("3,809", "3,809") and len(rows) == 10
+    again = _kgtoolkit("ingest", str(RELEASE_DIR), "--graph", graph).stdout
+    assert re.search(r"│ relationship\s+│ EXHIBITS\s+│\s+5,040 │\s+5,040 │", again)  # upserted again, same count
+    stats = _kgtoolkit("stats", "--graph", graph).stdout
+    assert re.findall(r"│ (\w+)\s+│\s+([\d,]+) │", stats)[:2] == [("Video", "3,809"), ("Action", "24")]
