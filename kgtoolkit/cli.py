@@ -138,14 +138,20 @@ def stats(graph: GraphOption = None,
     if as_json:
         print(json.dumps(counts, indent=2))
         return
-    table = Table(title=escape(f"graph {counts['graph']}"))
-    table.add_column("kind")
-    table.add_column("name")
-    table.add_column("count", justify="right")
-    for label, n in counts["nodes"].items():
-        table.add_row("node", label, f"{n:,}")
-    for rel, n in counts["relationships"].items():
-        table.add_row("relationship", rel, f"{n:,}")
+    from kgtoolkit.ingest.report import graph_counts
+
+    _print_counts(graph_counts(counts["nodes"], counts["relationships"]).rename(columns={"in graph": "count"}),
+                  f"graph {counts['graph']}")
+
+
+def _print_counts(frame, title: str) -> None:
+    """A counts table (`graph_counts`) with rich: numbers right-aligned with thousands separators."""
+    table = Table(title=escape(title))
+    numeric = [c for c in frame.columns if c not in ("kind", "name")]
+    for column in frame.columns:
+        table.add_column(column, justify="right" if column in numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:,}" if column in numeric else escape(str(v)) for column, v in zip(frame.columns, row)))
     console.print(table)
 
 
@@ -192,16 +198,7 @@ def ingest_command(
 
 
 def _print_ingest(result) -> None:
-    table = Table(title=escape(f"{result.kind} {result.source} -> {result.graph}"))
-    table.add_column("kind")
-    table.add_column("name")
-    table.add_column("in graph", justify="right")
-    table.add_column("written now", justify="right")
-    for label, n in result.nodes.items():
-        table.add_row("node", label, f"{n:,}", f"{result.written.get(label, 0):,}")
-    for rel, n in result.relationships.items():
-        table.add_row("relationship", rel, f"{n:,}", f"{result.written.get(rel, 0):,}")
-    console.print(table)
+    _print_counts(result.counts(), f"{result.kind} {result.source} -> {result.graph}")
     console.print(
         f"{result.videos:,} videos ({', '.join(f'{k} {v:,}' for k, v in sorted(result.splits.items()))}), "
         f"{result.frame_files:,} frame files in {result.seconds:.1f} s "
@@ -404,12 +401,11 @@ def query_command(
     write: Annotated[bool, typer.Option("--write", help="Allow the query to write (default: read access only).")] = False,
 ) -> None:
     """Run Cypher against Neo4j (read-only unless --write) and print the rows."""
-    import csv as _csv
-
     from kgtoolkit.errors import ConfigurationError, GraphStoreError
     from kgtoolkit.graph import open_graph
+    from kgtoolkit.tables import FORMATS, format_rows, rows_frame
 
-    if fmt not in ("table", "json", "csv"):
+    if fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt!r}: use table, json or csv")
     params = dict(_parse_param(p) for p in param or [])
     with open_graph(graph) as store:
@@ -420,20 +416,15 @@ def query_command(
                 raise GraphStoreError("this query writes, and `kgtoolkit query` runs read-only: add --write "
                                       "if you mean it") from None
             raise
-    columns = list(rows[0]) if rows else []
-    if fmt == "json":
-        print(json.dumps(rows, indent=1, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        writer = _csv.writer(sys.stdout)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in row.values()])
-    else:
-        table = Table(*map(escape, columns)) if columns else Table("(no rows)")
-        for row in rows:
-            table.add_row(*(_cell(v) for v in row.values()))
-        console.print(table)
-        console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+    if fmt != "table":
+        sys.stdout.write(format_rows(rows, fmt) + ("\n" if fmt == "json" else ""))
+        return
+    frame = rows_frame(rows)
+    table = Table(*map(escape, frame.columns)) if len(frame.columns) else Table("(no rows)")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+    console.print(f"{len(frame)} row{'s' if len(frame) != 1 else ''}")
 
 
 _PREFIX_LABELS = {"video:": "Video", "action:": "Action", "movement:": "BodyMovement"}
@@ -479,6 +470,36 @@ def similar_command(
     for rank, n in enumerate(neighbours, start=1):
         table.add_row(str(rank), escape(n.id), escape(str(n.name)), f"{n.score:.4f}")
     console.print(table)
+
+
+@app.command("show")
+def show_command(
+    node_id: Annotated[str, typer.Argument(help="A node id, e.g. 'action:push_up' or 'video:push_up/Y0-KQvJjKAw_000057_000067'.",
+                                           show_default=False)],
+    graph: GraphOption = None,
+    png: Annotated[Optional[Path], typer.Option("--png", help="Draw the neighbourhood to this PNG file.",
+                                                show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="At most this many relationships of each type.")] = 40,
+    videos: Annotated[bool, typer.Option("--videos", help="Draw an action's videos too (by default they are counted).")] = False,
+) -> None:
+    """A node's neighbourhood, on either store: an action with its movements and their parts and
+    objects, a video with its action and movements; listed, and drawn with --png."""
+    from kgtoolkit.graph import open_graph
+    from kgtoolkit.neighbourhood import draw, neighbourhood
+
+    with open_graph(graph) as store:
+        hood = neighbourhood(store, node_id, limit=limit, show_all=videos)
+    g = hood.graph
+    table = Table("relationship", "from", "to", title=escape(f"{g.nodes[node_id]['name']} ({node_id}) in {store.uri}"))
+    for src, dst, rel_type in sorted(g.edges(data="type"), key=lambda e: (e[2], e[0], e[1])):
+        table.add_row(rel_type, escape(g.nodes[src]["name"]), escape(g.nodes[dst]["name"]))
+    console.print(table)
+    parts = [f"{n} {label}" for label, n in hood.summary().items()]
+    parts += [f"{n} {rel_type} relationships not shown" for rel_type, n in sorted(hood.omitted.items())]
+    console.print(escape(f"{node_id}: {', '.join(parts) or 'no neighbours'}"))
+    if png is not None:
+        draw(hood, png)
+        console.print(f"drawn to {png}", markup=False)
 
 
 @app.command("classify")

@@ -23,11 +23,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kgtoolkit.composition import common_neighbour_count
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.losses import same_target_labels, symmetric_kl
@@ -510,12 +512,12 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[in
     return model, time.perf_counter() - started
 
 
-# --- Graph heuristics (floors): score functions read from the training triples only ----------
-def _neighbours(triples: np.ndarray, relation: int) -> dict[int, set[int]]:
-    out: dict[int, set[int]] = defaultdict(set)
-    for h, _, t in triples[triples[:, 1] == relation].tolist():
-        out[h].add(t)
-    return out
+# --- Graph heuristics (floors): networkx graph algorithms on the training triples only -------------
+def relation_graph(triples: np.ndarray, *relations: int) -> nx.Graph:
+    """The undirected graph of the triples of these relations (entity ids as nodes)."""
+    graph = nx.Graph()
+    graph.add_edges_from((h, t) for h, _, t in triples[np.isin(triples[:, 1], relations)].tolist())
+    return graph
 
 
 def _class_prior(data: LinkPredData) -> torch.Tensor:
@@ -526,57 +528,57 @@ def _class_prior(data: LinkPredData) -> torch.Tensor:
 
 
 def heuristic_involves_overlap(data: LinkPredData) -> ScoreFn:
-    """(a): score(v, a) = |INVOLVES(a) & EXHIBITS(v)| (+ class prior as tie-break / fallback)."""
-    involves, exhibits, prior = _neighbours(data.train, INVOLVES), _neighbours(data.train, EXHIBITS), _class_prior(data)
+    """(a): score(v, a) = |INVOLVES(a) & EXHIBITS(v)|, the common neighbours of v and a in the graph of
+    EXHIBITS and INVOLVES edges (movements are the only nodes both link to), + class prior as
+    tie-break / fallback."""
+    graph, prior = relation_graph(data.train, EXHIBITS, INVOLVES), _class_prior(data)
+    actions = sorted(set(data.train[data.train[:, 1] == INVOLVES, 0].tolist()))
 
     def scores(anchors, relations, side, candidates):
         out = prior.repeat(len(anchors), 1)
         for i, v in enumerate(anchors.tolist()):
-            moves = exhibits.get(v, set())
-            for a, inv in involves.items():
-                out[i, a] += len(inv & moves)
+            for a in actions:
+                out[i, a] += common_neighbour_count(graph, v, a)
         return out
 
     return scores
 
 
 def heuristic_nearest_videos(data: LinkPredData, k: int = 100) -> ScoreFn:
-    """(a): votes of the k training videos sharing the most movements with v (at least one shared;
-    equal counts ordered by entity id), + class prior as tie-break / fallback."""
-    exhibits, prior = _neighbours(data.train, EXHIBITS), _class_prior(data)
+    """(a): votes of the k training videos sharing the most movements with v (common neighbours in the
+    EXHIBITS graph, at least one; equal counts ordered by entity id), + class prior as tie-break / fallback."""
+    graph, prior = relation_graph(data.train, EXHIBITS), _class_prior(data)
     label = {h: t for h, _, t in data.train[data.train[:, 1] == SHOWS].tolist()}
-    train_videos = [(u, exhibits[u]) for u in sorted(label) if exhibits.get(u)]
 
     def scores(anchors, relations, side, candidates):
         out = prior.repeat(len(anchors), 1)
         for i, v in enumerate(anchors.tolist()):
-            moves = exhibits.get(v, set())
-            if not moves:
+            if v not in graph:
                 continue
-            shared = sorted(((len(moves & m), u) for u, m in train_videos if u != v), key=lambda x: (-x[0], x[1]))
-            for n, u in shared[:k]:
-                if n > 0:
-                    out[i, label[u]] += 1
+            # the videos two hops away are exactly those sharing a movement with v
+            reached = {u for m in graph[v] for u in graph[m] if u != v and u in label}
+            shared = sorted(((common_neighbour_count(graph, v, u), u) for u in reached), key=lambda x: (-x[0], x[1]))
+            for _, u in shared[:k]:
+                out[i, label[u]] += 1
         return out
 
     return scores
 
 
 def heuristic_movement_frequency(data: LinkPredData, videos: set[int] | None = None) -> ScoreFn:
-    """(b): score(a, m) = how many of the action's videos in the training graph (or only those in
-    `videos`) exhibit m; both sides read the same counts."""
-    count: dict[tuple[int, int], int] = defaultdict(int)
-    exhibits = _neighbours(data.train, EXHIBITS)
-    for v, _, a in data.train[data.train[:, 1] == SHOWS].tolist():
-        if videos is None or v in videos:
-            for m in exhibits.get(v, ()):
-                count[a, m] += 1
+    """(b): co-occurrence: score(a, m) = how many of the action's videos in the training graph (or only
+    those in `videos`) exhibit m, the common neighbours of a and m in the graph of those videos'
+    SHOWS edges and every EXHIBITS edge; both sides read the same counts."""
+    shows = data.train[data.train[:, 1] == SHOWS]
+    if videos is not None:
+        shows = shows[np.isin(shows[:, 0], list(videos))]
+    graph = relation_graph(np.concatenate([shows, data.train[data.train[:, 1] == EXHIBITS]]), SHOWS, EXHIBITS)
 
     def scores(anchors, relations, side, candidates):
         out = torch.zeros(len(anchors), data.num_entities)
         for i, x in enumerate(anchors.tolist()):
             for c in candidates.tolist():
-                out[i, c] = count.get((x, c) if side == "tail" else (c, x), 0)
+                out[i, c] = common_neighbour_count(graph, x, c)
         return out
 
     return scores

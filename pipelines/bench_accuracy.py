@@ -37,11 +37,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
+from kgtoolkit.tables import write_tables
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.loop import train
 
@@ -122,22 +124,27 @@ def cmd_claims(args: argparse.Namespace) -> None:
         row.update(model=model, frames=frames, fraction=fraction, seed=seed)
         record(args.results, row)
         print(f"  test top-1 {row['top1']:.1%} in {row['train_seconds']:.0f} s", flush=True)
-    summarise(load_results(args.results))
+    summarise(load_results(args.results), args.results)
 
 
-def summarise(rows: list[dict]) -> None:
-    def cell(model: str, frames: int, fraction: float) -> str:
-        values = [r["top1"] for r in rows if (r["model"], r["frames"], r["fraction"]) == (model, frames, fraction)]
-        if not values:
-            return "-"
-        spread = f" ± {statistics.stdev(values):.1%}" if len(values) > 1 else ""
-        return f"{statistics.mean(values):.1%}{spread} (n={len(values)})"
+def claims_table(rows: list[dict]) -> pd.DataFrame:
+    """Test top-1 (S_output, %) per setting and model: mean, sample standard deviation and number of seeds."""
+    grouped = (pd.DataFrame(rows).groupby(["frames", "fraction", "model"])["top1"]
+               .agg(top1="mean", sd="std", n="count").unstack("model"))
+    table = pd.DataFrame({"frames": grouped.index.get_level_values("frames"),
+                          "training data (%)": 100 * grouped.index.get_level_values("fraction")})
+    for model in MODELS:
+        if ("top1", model) in grouped:
+            table[f"{model} top-1 (%)"] = 100 * grouped["top1", model].to_numpy()
+            table[f"{model} sd"] = 100 * grouped["sd", model].to_numpy()
+            table[f"{model} n"] = grouped["n", model].fillna(0).astype(int).to_numpy()
+    order = table.assign(full=table["training data (%)"] != 100).sort_values(["full", "frames", "training data (%)"])
+    return table.loc[order.index].reset_index(drop=True)
 
-    settings = sorted({(r["frames"], r["fraction"]) for r in rows}, key=lambda s: (s[1] != 1.0, s[0], s[1]))
-    print("\n| frames | training data | KG-CLIP top-1 | CLIP-only top-1 |")
-    print("|---:|---:|---:|---:|")
-    for frames, fraction in settings:
-        print(f"| {frames} | {fraction:.0%} | {cell('KG-CLIP', frames, fraction)} | {cell('CLIP-only', frames, fraction)} |")
+
+def summarise(rows: list[dict], results: Path | None = None) -> None:
+    print()
+    write_tables(results, {None: claims_table(rows)}, floatfmt=".1f")
     print("\nmean ± sample standard deviation over seeds of the test top-1 (S_output); each run's own "
           "model selection on validation")
 
@@ -184,33 +191,36 @@ def cmd_mixing(args: argparse.Namespace) -> None:
         row.update(model=model, seed=seed, overrides=args.set)
         record(args.results, row)
         print(f"  test top-1 {row['top1']:.1%} in {row['train_seconds']:.0f} s", flush=True)
-    summarise_mixing([r for r in load_results(args.results) if r["model"] in models])
+    summarise_mixing([r for r in load_results(args.results) if r["model"] in models], args.results)
 
 
-def summarise_mixing(rows: list[dict]) -> None:
-    models = [m for m in MIXING_MODELS if any(r["model"] == m for r in rows)]
-    by = {(r["model"], r["seed"]): r for r in rows}
+def mixing_table(rows: list[dict]) -> pd.DataFrame:
+    """One row per model: test top-1 (and its S_mm, S_tri parts) as mean and sd over seeds in
+    points, the paired difference against the same seed's CLIP-only run, and the run time."""
+    frame = pd.DataFrame(rows)
+    frame["top1_diff"] = frame.apply(lambda r: frame[(frame.model == "CLIP-only") & (frame.seed == r.seed)]["top1"]
+                                     .rsub(r.top1).mean(), axis=1)
+    out = []
+    for model in [m for m in MIXING_MODELS if m in set(frame.model)]:
+        mine = frame[frame.model == model]
+        graph = model != "CLIP-only"
+        diff = mine["top1_diff"].dropna() if graph else pd.Series(dtype=float)
+        out.append({"model": model, "seeds": len(mine), "top-1": 100 * mine.top1.mean(),
+                    "sd": 100 * mine.top1.std() if len(mine) > 1 else None,
+                    "S_mm top-1": 100 * mine.s_mm_top1.mean() if graph else None,
+                    "S_tri top-1": 100 * mine.s_tri_top1.mean() if graph else None,
+                    "vs CLIP-only": 100 * diff.mean() if len(diff) else None,
+                    "diff sd": 100 * diff.std() if len(diff) > 1 else None,
+                    "seconds": mine.train_seconds.mean()})
+    return pd.DataFrame(out)
 
-    def spread(values: list[float]) -> str:
-        return f"{statistics.mean(values):.1%}" + (f" ± {statistics.stdev(values):.1%}" if len(values) > 1 else "")
 
-    print("\n| model | seeds | test top-1 | S_mm alone | S_tri alone | paired vs CLIP-only (points) | training + evaluation |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        diffs = [100 * (r["top1"] - by[("CLIP-only", r["seed"])]["top1"]) for r in mine if ("CLIP-only", r["seed"]) in by]
-        paired = "-"
-        if model != "CLIP-only" and diffs:
-            sd = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-            paired = f"{statistics.mean(diffs):+.1f} (sd {sd:.1f}, n={len(diffs)})"
-        graph_parts = [r for r in mine if r.get("s_tri_top1") is not None and model != "CLIP-only"]
-        s_mm = spread([r["s_mm_top1"] for r in graph_parts]) if graph_parts else "-"
-        s_tri = spread([r["s_tri_top1"] for r in graph_parts]) if graph_parts else "-"
-        seconds = statistics.mean(r["train_seconds"] for r in mine)
-        print(f"| {model} | {len(mine)} | {spread([r['top1'] for r in mine])} | {s_mm} | {s_tri} | {paired} | "
-              f"{seconds:.0f} s |")
-    print("\nmean ± sample standard deviation over seeds of the test top-1 (S_output); each run's own model "
-          "selection on validation; paired: the same seed's CLIP-only run subtracted")
+def summarise_mixing(rows: list[dict], results: Path | None = None) -> None:
+    print()
+    write_tables(results, {None: mixing_table(rows)}, floatfmt=".1f")
+    print("\ntest top-1 (S_output) in points: mean and sample sd over seeds, each run's own model selection on "
+          "validation; vs CLIP-only: the same seed's CLIP-only run subtracted (mean and sd of the differences); "
+          "seconds: training + evaluation, mean")
 
 
 # --- holdout --------------------------------------------------------------------------------
@@ -289,9 +299,8 @@ def cmd_holdout(args: argparse.Namespace) -> None:
         print(f"{len(held_clips)} held-out test clips, {len(seen_clips)} test clips of the training actions; "
               f"top-1 among all {args.classes} actions (chance {1 / args.classes:.1%}); among the "
               f"{len(held)} held-out actions alone, chance is {1 / len(held):.1%}\n")
-        print("| movement weight w | held-out top-1 | held-out top-1 among held-out only | training actions top-1 |")
-        print("|---:|---:|---:|---:|")
         held_names = {a["name"] for a in held}
+        table = []
         for w in args.weights:
             classifier = Classifier(run, store, k=args.classes, movement_weight=w)
             results = classifier(held_clips + seen_clips)
@@ -299,12 +308,15 @@ def cmd_holdout(args: argparse.Namespace) -> None:
             held_only = [next(t.action for t in r.top if t.action in held_names) == truth_of[Path(r.clip)]
                          for r in results[: len(held_clips)]]
             seen_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[len(held_clips):]]
-            label = f"{w:g}" + (" (text only)" if w == 0 else "")
-            print(f"| {label} | {statistics.mean(held_hits):.1%} | {statistics.mean(held_only):.1%} | "
-                  f"{statistics.mean(seen_hits):.1%} |", flush=True)
+            table.append({"movement weight w": f"{w:g}" + (" (text only)" if w == 0 else ""),
+                          "held-out top-1 (%)": 100.0 * statistics.mean(held_hits),
+                          "held-out top-1 among held-out only (%)": 100.0 * statistics.mean(held_only),
+                          "training actions top-1 (%)": 100.0 * statistics.mean(seen_hits)})
+            print(f"w {w:g}: held-out top-1 {statistics.mean(held_hits):.1%}", flush=True)
             record(args.results, {"holdout": [a["name"] for a in held], "weight": w,
                                   "held_top1": statistics.mean(held_hits), "held_only_top1": statistics.mean(held_only),
                                   "seen_top1": statistics.mean(seen_hits), "seed": args.seeds[0]})
+    write_tables(args.results, {None: pd.DataFrame(table)}, floatfmt=".1f")
 
 
 def main() -> None:

@@ -22,12 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from kgtoolkit.classify import Classifier
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
+from kgtoolkit.tables import write_tables
 from kgtoolkit.train.checkpoint import save_checkpoint
 from kgtoolkit.train.config import load_config, save_config
 from kgtoolkit.train.run import build_model, load_run
@@ -85,10 +87,10 @@ def main() -> None:
                          "threads": torch.get_num_threads()})
     load = os.getloadavg()
     print(f"classify latency, {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("| model | frames | input px | cold start (s, median of 3) | warm per clip (ms, median of %d) |" % args.repeats)
-    print("| --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['model']} (random weights) | {r['frames']} | {r['image_size']} | {r['cold_start_s']} | {r['warm_per_clip_ms']} |")
+    table = pd.DataFrame(rows).assign(model=lambda f: f["model"] + " (random weights)").rename(columns={
+        "image_size": "input px", "cold_start_s": "cold start (s, median of 3)",
+        "warm_per_clip_ms": f"warm per clip (ms, median of {args.repeats})"})
+    write_tables(args.json, {None: table.drop(columns="threads")}, floatfmt="g")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

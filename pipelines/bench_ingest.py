@@ -53,6 +53,7 @@ from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
 
+import pandas as pd
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ from kgtoolkit.ingest.frames import read_video_frames  # noqa: E402
 from kgtoolkit.ingest.ktps import scan_layout  # noqa: E402
 from kgtoolkit.ingest.report import IngestReport  # noqa: E402
 from kgtoolkit.synth import generate  # noqa: E402
+from kgtoolkit.tables import write_tables  # noqa: E402
 
 STAMP = "bench_ingest_stamp.json"
 FULL = {"classes": 24, "train_per_class": 159, "test_per_class": 39, "frames": 151}
@@ -493,7 +495,8 @@ def verdict(ok: bool | None) -> str:
     return "not run" if ok is None else ("PASS" if ok else "FAIL")
 
 
-def table(results: dict) -> tuple[list[tuple[str, str, str, str]], list[dict]]:
+def table(results: dict) -> tuple[pd.DataFrame, list[dict]]:
+    """The report as one DataFrame (part, what, figure, target) and the targets as records."""
     rows: list[tuple[str, str, str, str]] = []
     targets: list[dict] = []
 
@@ -544,17 +547,7 @@ def table(results: dict) -> tuple[list[tuple[str, str, str, str]], list[dict]]:
     if "neo4j_server_rss_bytes" in results.get("ingest", {}) and results["ingest"]["neo4j_server_rss_bytes"]:
         rows.append(("neo4j server", "RSS after the ingests (not counted above)",
                      mb(results["ingest"]["neo4j_server_rss_bytes"]), ""))
-    return rows, targets
-
-
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    header = ("part", "what", "figure", "target")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |"
-    print(line)
-    print("| " + " | ".join("-" * w for w in widths) + " |")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    return pd.DataFrame(rows, columns=["part", "what", "figure", "target"]), targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,12 +598,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{s['test_videos']:,} test videos, {s['frame_jsons']:,} frame JSONs; {machine['cpus']} CPUs, load "
           f"average {' '.join(map(str, machine['loadavg_start']))} at start, "
           f"{' '.join(map(str, machine['loadavg_end']))} at end; {machine['date_utc']}; {results['seconds']:.0f} s")
-    print_table(rows)
+    write_tables(args.json, {None: rows, "targets": pd.DataFrame(targets, columns=["target", "goal", "value", "result"])},
+                 floatfmt=",.1f")
     failed = [t["target"] for t in targets if t["result"] == "FAIL"]
     print(f"targets: {len(targets) - len(failed)} of {len(targets)} met" + (f"; missed: {', '.join(failed)}" if failed else ""))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"figures written to {args.json}")
+        print(f"figures written to {args.json} (tables as .md and .csv beside it)")
     return 0
 
 

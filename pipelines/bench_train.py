@@ -21,12 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
+from kgtoolkit.tables import write_tables
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EdgeBatches, EpochBatches, collate_edges
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.loop import _optimizer, _specs, _step_batch, _to, loss_module, optimizer_step, train, vb_edges
@@ -131,10 +133,11 @@ def main() -> None:
     }
     print(f"KG-CLIP training throughput: {args.config.name}, {runtime.device}, {figures['threads']} threads, "
           f"{config.data.frames} frames at {backbone.image_size} px, batch {bs}, {config.data.workers} loader workers")
-    print(f"| what | clips/s |\n| --- | --- |\n| loader alone | {figures['loader_clips_per_s']} |\n"
-          f"| model step alone (decoded clips in memory) | {figures['model_step_clips_per_s']} |\n"
-          f"| training loop end to end (epoch 2: {loop['seconds']} s, waiting on the loader {loop['loader_wait_s']} s) "
-          f"| {figures['loop_clips_per_s']} |")
+    write_tables(args.json, {None: pd.DataFrame({"what": [
+        "loader alone", "model step alone (decoded clips in memory)",
+        f"training loop end to end (epoch 2: {loop['seconds']} s, waiting on the loader {loop['loader_wait_s']} s)"],
+        "clips/s": [figures["loader_clips_per_s"], figures["model_step_clips_per_s"], figures["loop_clips_per_s"]]})},
+        floatfmt="g")
     verdict = "the loader is not the bottleneck" if loader_rate >= model_rate else "the LOADER is the bottleneck"
     print(f"loader / model = {figures['loader_over_model']}: {verdict}")
     if args.json:

@@ -44,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from kgtoolkit.graph import open_graph  # noqa: E402
+from kgtoolkit.tables import write_tables  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
     EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
@@ -271,20 +273,28 @@ def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
     return row
 
 
-def format_table(rows: list[dict], split: str = "test") -> str:
-    def cell(row: dict, key: str) -> str:
-        return f"{row[key]:.3f}" + (f" ± {row[key + '_std']:.3f}" if len(row["runs"]) > 1 else "")
+METRICS = {"mrr": "MRR", "hits@1": "Hits@1", "hits@3": "Hits@3", "hits@10": "Hits@10"}
 
-    lines = ["| dataset | model | MRR | Hits@1 | Hits@3 | Hits@10 | train s |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        lines.append(f"| {r['dataset']} | {r['model']} | {cell(r, 'mrr')} | {cell(r, 'hits@1')} | {cell(r, 'hits@3')} | "
-                     f"{cell(r, 'hits@10')} | {r['train_s']:.1f} |")
-    grouped = [r for r in rows if "mrr with movements" in r]
-    if grouped:
-        lines += ["", f"| KG-CLIP (a) model | MRR, {split} videos with movements (EXHIBITS) | MRR, without |",
-                  "| --- | ---: | ---: |"]
-        lines += [f"| {r['model']} | {cell(r, 'mrr with movements')} | {cell(r, 'mrr without movements')} |" for r in grouped]
-    return "\n".join(lines)
+
+def result_tables(rows: list[dict], split: str = "test") -> dict[str | None, pd.DataFrame]:
+    """The results as DataFrames: one row per (dataset, model) with the mean of each metric over
+    seeds (and its standard deviation when some model ran more than one seed), and for protocol
+    (a) the MRR of videos with and without movements."""
+    frame = pd.DataFrame(rows)
+    with_sd = any(len(r["runs"]) > 1 for r in rows)
+    columns = {"dataset": "dataset", "model": "model"}
+    for key, name in METRICS.items():
+        columns[key] = name
+        if with_sd:
+            columns[f"{key}_std"] = f"{name} sd"
+    columns["train_s"] = "train s"
+    tables: dict[str | None, pd.DataFrame] = {None: frame[list(columns)].rename(columns=columns)}
+    if "mrr with movements" in frame:
+        grouped = frame[frame["mrr with movements"].notna()]
+        tables["movements"] = grouped[["model", "mrr with movements", "mrr without movements"]].rename(columns={
+            "model": "KG-CLIP (a) model", "mrr with movements": f"MRR, {split} videos with movements (EXHIBITS)",
+            "mrr without movements": "MRR, without"})
+    return tables
 
 
 def plot(rows: list[dict], path: Path, split: str = "test") -> None:
@@ -356,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
     wall = time.perf_counter() - started
     print(f"\n{header}\n")
-    print(format_table(rows, args.split))
+    write_tables(args.json, result_tables(rows, args.split))
     print(f"\nwall time {wall:.0f} s; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,23 @@ def test_relationships_merge_and_report_missing_endpoints(store):
     assert shows[("video:v1", "action:push_up")] == {"split": "train"}
 
 
+def test_relationships_of_one_node_either_end(store):
+    seed_small_graph(store)
+    store.upsert_nodes("BodyMovement", [NodeRow("bm:head/nod", {"name": "head nod"})])
+    store.upsert_relationships("SHOWS", [RelRow(f"video:v{i}", "action:push_up", {"i": i}) for i in (2, 0, 1)])
+    store.upsert_relationships("EXHIBITS", [RelRow("video:v0", m, {"frames": 3}) for m in ("bm:left_arm/bend", "bm:head/nod")])
+    into = store.relationships_of("SHOWS", "action:push_up", "dst")
+    assert [(r.src, r.dst, dict(r.props)) for r in into] == [(f"video:v{i}", "action:push_up", {"i": i}) for i in range(3)]
+    out = store.relationships_of("EXHIBITS", "video:v0", "src")
+    assert [(r.src, r.dst) for r in out] == [("video:v0", "bm:head/nod"), ("video:v0", "bm:left_arm/bend")]
+    assert store.relationships_of("SHOWS", "action:push_up", "src") == []  # an Action is no SHOWS source
+    assert store.relationships_of("SHOWS", "action:salsa", "dst") == []
+    with pytest.raises(SchemaError):
+        store.relationships_of("SHOWS]->() DETACH DELETE a //", "action:push_up")
+    with pytest.raises(SchemaError):
+        store.relationships_of("SHOWS", "action:push_up", "src = 1 OR 1")
+
+
 def test_iteration_is_paged_and_complete(store):
     store.upsert_nodes("Video", [NodeRow(f"video:{i:04d}", {"name": str(i)}) for i in range(1234)])
     store.upsert_nodes("Action", [NodeRow("action:a", {"name": "a"})])

@@ -14,7 +14,7 @@ import torch
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest import ingest
 from kgtoolkit.linkpred import (
-    EXHIBITS, INVOLVES, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, entity_text, evaluate,
+    EXHIBITS, INVOLVES, RELEASE_RELATIONS, SHOWS, LinkPredData, TripletConfig, TripletLinkPredictor, entity_text, evaluate,
     heuristic_involves_overlap, heuristic_movement_frequency, heuristic_nearest_videos, neighbour_mean,
     read_release_graph, release_protocol_involves, release_protocol_video_action, text_features, train_triplet,
 )
@@ -142,6 +142,89 @@ def test_movement_frequency_counts_the_actions_videos():
     assert heads[0, :2].tolist() == [0, 1]
     only_video_6 = heuristic_movement_frequency(data, videos={6})
     assert only_video_6(torch.tensor([0]), torch.tensor([INVOLVES]), "tail", torch.tensor([2, 3, 4]))[0, 2:5].sum() == 0
+
+
+def _reference_scores(data: LinkPredData, name: str, anchors: list[int], candidates: list[int],
+                      side: str = "tail", k: int = 100, videos: set[int] | None = None) -> torch.Tensor:
+    """The heuristics as they were written before networkx (plain dicts of sets), kept as the oracle
+    the graph-algorithm versions must match value for value."""
+    def neighbours(relation: int) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for h, _, t in data.train[data.train[:, 1] == relation].tolist():
+            out.setdefault(h, set()).add(t)
+        return out
+
+    counts = np.bincount(data.train[data.train[:, 1] == SHOWS, 2], minlength=data.num_entities)
+    prior = torch.as_tensor(counts / (counts.sum() + 1.0), dtype=torch.float32)
+    out = prior.repeat(len(anchors), 1) if name != "frequency" else torch.zeros(len(anchors), data.num_entities)
+    exhibits, involves = neighbours(EXHIBITS), neighbours(INVOLVES)
+    label = {h: t for h, _, t in data.train[data.train[:, 1] == SHOWS].tolist()}
+    for i, x in enumerate(anchors):
+        moves = exhibits.get(x, set())
+        if name == "overlap":
+            for a, inv in involves.items():
+                out[i, a] += len(inv & moves)
+        elif name == "nearest" and moves:
+            shared = sorted(((len(moves & exhibits[u]), u) for u in sorted(label) if exhibits.get(u) and u != x),
+                            key=lambda p: (-p[0], p[1]))
+            for n, u in shared[:k]:
+                if n > 0:
+                    out[i, label[u]] += 1
+        elif name == "frequency":
+            for c in candidates:
+                a, m = (x, c) if side == "tail" else (c, x)
+                out[i, c] = sum(1 for v, t in label.items() if t == a and (videos is None or v in videos)
+                                and m in exhibits.get(v, ()))
+    return out
+
+
+def _random_release(seed: int) -> LinkPredData:
+    """4 actions (0-3), 12 movements (4-15), 40 videos (16-55): random SHOWS, EXHIBITS (some videos
+    have none), INVOLVES; videos 46-55 are test queries with their SHOWS held out."""
+    rng = np.random.default_rng(seed)
+    train = []
+    for v in range(16, 56):
+        if v < 46:
+            train.append((v, SHOWS, int(rng.integers(4))))
+        train += [(v, EXHIBITS, int(m)) for m in rng.choice(np.arange(4, 16), int(rng.integers(0, 5)), replace=False)]
+    train += [(a, INVOLVES, int(m)) for a in range(4) for m in rng.choice(np.arange(4, 16), 5, replace=False)]
+    test = np.array([(v, SHOWS, int(rng.integers(4))) for v in range(46, 56)])
+    return LinkPredData(name=f"random{seed}", entities=[str(i) for i in range(56)], relations=RELEASE_RELATIONS,
+                        train=np.array(train), valid=np.zeros((0, 3), dtype=np.int64), test=test, sides=("tail",),
+                        candidates={("tail", SHOWS): np.arange(4)})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_networkx_heuristics_give_the_values_of_the_set_based_ones(seed):
+    data = _random_release(seed)
+    videos = list(range(16, 56))
+    rel = torch.full((len(videos),), SHOWS)
+    assert torch.equal(heuristic_involves_overlap(data)(torch.tensor(videos), rel, "tail", None),
+                       _reference_scores(data, "overlap", videos, []))
+    for k in (1, 3, 100):
+        assert torch.equal(heuristic_nearest_videos(data, k=k)(torch.tensor(videos), rel, "tail", None),
+                           _reference_scores(data, "nearest", videos, [], k=k))
+    actions, movements = list(range(4)), list(range(4, 16))
+    for subset in (None, set(range(16, 30))):
+        frequency = heuristic_movement_frequency(data, videos=subset)
+        tails = frequency(torch.tensor(actions), torch.full((4,), INVOLVES), "tail", torch.tensor(movements))
+        assert torch.equal(tails, _reference_scores(data, "frequency", actions, movements, videos=subset))
+        heads = frequency(torch.tensor(movements), torch.full((12,), INVOLVES), "head", torch.tensor(actions))
+        assert torch.equal(heads, _reference_scores(data, "frequency", movements, actions, "head", videos=subset))
+        assert tails.sum() > 0
+
+
+def test_heuristics_on_the_release_keep_their_benchmark_values(embedded_store):
+    """The figures of BENCHMARKS.md ("Link prediction"), from the networkx heuristics."""
+    ingest(RELEASE_DIR, embedded_store)
+    graph = read_release_graph(embedded_store)
+    a, b = release_protocol_video_action(graph), release_protocol_involves(graph)
+    assert evaluate(heuristic_involves_overlap(a), a, "test", backend="own")["mrr"] == pytest.approx(0.345, abs=5e-4)
+    assert evaluate(heuristic_nearest_videos(a), a, "test", backend="own")["mrr"] == pytest.approx(0.457, abs=5e-4)
+    assert evaluate(heuristic_movement_frequency(b), b, "test", backend="own")["mrr"] == 1.0
+    videos = a.test[:40, 0].tolist()
+    assert torch.equal(heuristic_nearest_videos(a)(torch.tensor(videos), torch.full((40,), SHOWS), "tail", None),
+                       _reference_scores(a, "nearest", videos, []))
 
 
 # --- the Triplet Encoder as a link predictor ---------------------------------------------------

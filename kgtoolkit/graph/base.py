@@ -78,6 +78,13 @@ def check_id(node_id: Any, where: str) -> str:
     return node_id
 
 
+def check_end(end: str) -> str:
+    """A relationship end to anchor on: "src" or "dst"."""
+    if end not in ("src", "dst"):
+        raise SchemaError(f"relationship end {end!r}: use 'src' or 'dst'")
+    return end
+
+
 def as_unit_rows(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -123,6 +130,11 @@ class GraphStore(ABC):
     @abstractmethod
     def get_nodes(self, label: str, ids: Sequence[str]) -> dict[str, NodeRow]:
         """The nodes among `ids` that exist."""
+
+    @abstractmethod
+    def relationships_of(self, rel_type: str, node_id: str, end: str = "src") -> list[RelRow]:
+        """The relationships of a type that leave the node (end "src") or reach it (end "dst"),
+        ordered by (src, dst)."""
 
     # --- embeddings -----------------------------------------------------------------------
     @abstractmethod

@@ -25,6 +25,7 @@ from kgtoolkit.graph.base import (
     RelWriteResult,
     SchemaResult,
     as_unit_rows,
+    check_end,
     check_id,
     check_props,
 )
@@ -173,6 +174,15 @@ class EmbeddedGraphStore(GraphStore):
             ):
                 found[i] = NodeRow(i, json.loads(p))
         return found
+
+    def relationships_of(self, rel_type: str, node_id: str, end: str = "src") -> list[RelRow]:
+        check_rel_type(rel_type)
+        column = check_end(end)  # "src" or "dst": one of two fixed column names
+        rows = self._db.execute(
+            f"SELECT src, dst, props FROM relationships WHERE type = ? AND {column} = ? ORDER BY src, dst",
+            (rel_type, node_id),
+        ).fetchall()
+        return [RelRow(s, d, json.loads(p)) for s, d, p in rows]
 
     # --- embeddings -----------------------------------------------------------------------
     @staticmethod

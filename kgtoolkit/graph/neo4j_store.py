@@ -41,6 +41,7 @@ from kgtoolkit.graph.base import (
     RelWriteResult,
     SchemaResult,
     as_unit_rows,
+    check_end,
     check_id,
     check_props,
 )
@@ -269,6 +270,10 @@ class Neo4jGraphStore(GraphStore):
         return {r["id"]: NodeRow(r["id"], _without_id(r["props"])) for r in rows}
 
     # --- embeddings -----------------------------------------------------------------------
+    def relationships_of(self, rel_type: str, node_id: str, end: str = "src") -> list[RelRow]:
+        rows = self._read(q.relationships_of(rel_type, check_end(end)), {"id": node_id})
+        return [RelRow(r["src"], r["dst"], r["props"]) for r in rows]
+
     def write_embeddings(self, label: str, ids: Sequence[str], vectors: np.ndarray, run: str,
                          prop: str = EMBEDDING) -> int:
         vectors = np.asarray(vectors, dtype=np.float32)

@@ -66,6 +66,16 @@ def stream_relationships(rel_type: str) -> str:
     )
 
 
+def relationships_of(rel_type: str, end: str) -> str:
+    """The relationships of a type at one node: `end` "src" anchors the source on $id, "dst" the target."""
+    rel = check_rel_type(rel_type)
+    source, target = (f"{rel.source} {{id: $id}}", rel.target) if end == "src" else (rel.source, f"{rel.target} {{id: $id}}")
+    return (
+        f"MATCH (a:{source})-[r:{rel.name}]->(b:{target}) "
+        "RETURN a.id AS src, b.id AS dst, properties(r) AS props ORDER BY src, dst"
+    )
+
+
 def write_embeddings(label: str, prop: str = EMBEDDING) -> str:
     prop, run = check_vector_property(label, prop), vector_run_property(prop)
     return (

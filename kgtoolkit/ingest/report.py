@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -46,5 +48,22 @@ class IngestReport:
         data["seconds"] = round(self.seconds, 3)
         return data
 
+    def counts(self) -> pd.DataFrame:
+        """One row per label and per relationship type: kind, name, in graph, written now."""
+        return graph_counts(self.nodes, self.relationships, self.written)
+
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def graph_counts(nodes: dict[str, int], relationships: dict[str, int],
+                 written: dict[str, int] | None = None) -> pd.DataFrame:
+    """The graph's counts as a table: kind ("node" / "relationship"), name, in graph, and (when
+    `written` is given) how many rows this run upserted, 0 where it wrote none."""
+    frame = pd.concat([
+        pd.DataFrame({"kind": "node", "name": list(nodes), "in graph": list(nodes.values())}),
+        pd.DataFrame({"kind": "relationship", "name": list(relationships), "in graph": list(relationships.values())}),
+    ], ignore_index=True).astype({"in graph": "int64"})
+    if written is not None:
+        frame["written now"] = frame["name"].map(written).fillna(0).astype("int64")
+    return frame
