@@ -396,6 +396,7 @@ def test_precision_modes_and_the_fp16_scaler():
 def test_the_paper_config_is_the_authors_recipe():
     config = load_config(PAPER)
     m, d, o = config.model, config.data, config.optim
+    assert (m.triplet_mixing, m.inverse_score) == ("batch", "authors")
     assert (m.name, m.pretrained, m.triplet_layers, m.dropout, m.prompt_templates) == \
         ("ViT-B-16-quickgelu", "openai", 3, 0.1, ["{}"])
     assert (d.frames, d.augment, d.vb_sampling) == (16, "authors", "per_edge")
