@@ -25,6 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from kgtoolkit.graph import GraphStore
+from kgtoolkit.schema import action_sort_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
 from kgtoolkit.ingest.videos import VideoError, probe_video
 from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
@@ -78,12 +79,16 @@ def expand_clips(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def graph_actions(store: GraphStore) -> list:
+    """The graph's Action nodes in class order (schema.action_sort_key: added actions last)."""
+    return sorted((n for page in store.iter_nodes("Action") for n in page), key=lambda n: action_sort_key(n.id, n.props))
+
+
 def graph_classes(run: LoadedRun, store: GraphStore | None) -> Classes:
     """The actions to score: the graph's (so actions added after training count), else the run's."""
     if store is not None:
-        actions = [n for page in store.iter_nodes("Action") for n in page]
+        actions = graph_actions(store)
         if actions:
-            actions.sort(key=lambda n: (n.props.get("classIndex", 1 << 30), n.id))
             names = [n.props.get("name", n.id) for n in actions]
             return Classes(names, [n.id for n in actions], run.text_embeddings(names))
     return Classes(run.action_names, list(run.id_maps.get("actions", [None] * len(run.action_names))),

@@ -34,6 +34,7 @@ from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.losses import same_target_labels, symmetric_kl
 from kgtoolkit.model.triplet import TripletEncoder
+from kgtoolkit.schema import action_sort_key
 
 # Relation ids as kgtoolkit's sampler and model number them (kgclip.py REL_VB, REL_AB, REL_VA).
 EXHIBITS, INVOLVES, SHOWS = 0, 1, 2
@@ -127,7 +128,7 @@ def read_release_graph(store: GraphStore) -> ReleaseGraph:
         raise ConfigurationError(f"{store.uri}: videos have no `split82`: ingest the KG-CLIP release folder")
     names = {i: str(p.get("name", i)) for d in (actions, movements, videos) for i, p in d.items()}
     return ReleaseGraph(
-        actions=sorted(actions, key=lambda a: (actions[a].get("classIndex", 0), a)),
+        actions=sorted(actions, key=lambda a: action_sort_key(a, actions[a])),
         movements=sorted(movements), videos=sorted(videos), names=names,
         split={v: str(p.get("split", "unknown")) for v, p in videos.items()},
         split82={v: str(p.get("split82", "unknown")) for v, p in videos.items()},

@@ -5,6 +5,7 @@ statements of graph_schema/. Every label or type that reaches a Cypher string pa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,16 @@ REL_TYPES: dict[str, RelType] = {
 }
 # The relations the Triplet Encoder learns, in the authors' order (ids 0, 1, 2; inverses 3, 4, 5).
 LEARNED_RELATIONS: tuple[str, ...] = ("EXHIBITS", "INVOLVES", "SHOWS")
+
+# Actions in class order: by `classIndex`, then id. An action without one (made by `add-action`
+# after ingest) comes after every ingested action, in the sampler, link prediction and classify alike.
+UNINDEXED_ACTION = 1 << 30
+
+
+def action_sort_key(action_id: str, props: Mapping[str, object]) -> tuple[int, str]:
+    index = props.get("classIndex")
+    return (int(index) if isinstance(index, int) else UNINDEXED_ACTION, action_id)
+
 
 _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

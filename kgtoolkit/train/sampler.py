@@ -18,6 +18,7 @@ from pathlib import Path
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.ingest.splits import stable_key
+from kgtoolkit.schema import action_sort_key
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class TripletSampler:
         actions = self._nodes("Action")
         if not actions:
             raise ConfigurationError(f"{self.store.uri} holds no Action nodes: run `kgtoolkit ingest` first")
-        action_ids = sorted(actions, key=lambda a: (actions[a].get("classIndex", 0), a))
+        action_ids = sorted(actions, key=lambda a: action_sort_key(a, actions[a]))
         action_index = {a: i for i, a in enumerate(action_ids)}
         movements = self._nodes("BodyMovement")
         movement_ids = sorted(movements)
