@@ -152,8 +152,13 @@ def test_annotations_without_their_video(ktps: Path, embedded_store):
     (ktps / "train_videos" / label / f"{name}.mp4").unlink()
     report = ingest(ktps, embedded_store)
     problems = _problems(report, "error")
-    assert any(p == f"train_annotations/{label}/{name}/{name}" and "not in train_videos" in r for p, r in problems)
-    assert any(f"{label}/{name}" in p and "video file is missing" in r for p, r in problems)
+    missing = f"train_videos/{label}/{name}.mp4 is missing"
+    assert (f"train_annotations/{label}/{name}/{name}", f"annotations for video {label}/{name}, whose video file "
+            f"{missing}; not ingested") in problems
+    line = 1 + [row.split(",")[0] for row in (ktps / "list" / "video_train_flist.csv").read_text().splitlines()].index(
+        f"{label}/{name}")
+    assert (f"list/video_train_flist.csv:{line}", f"lists {label}/{name}, but its video file {missing}") in problems
+    assert len(problems) == 2
     assert report.nodes["Video"] == CLASSES * (TRAIN + TEST) - 1
 
 
@@ -178,11 +183,20 @@ def test_frame_count_disagreements_are_flagged(ktps: Path, embedded_store):
     flist.write_text(flist.read_text().replace(f"{label}/{name},{FRAMES}", f"{label}/{name},{FRAMES + 5}"))
     other_label, other = _train_video(ktps, 1)
     (ktps / "train_annotations" / other_label / other / other / f"img_{FRAMES:05d}.json").unlink()
+    line = 1 + flist.read_text().splitlines().index(f"{label}/{name},{FRAMES + 5}")
     report = ingest(ktps, embedded_store)
-    warnings = _problems(report, "warning")
-    assert any(f"{label}/{name}" in p and f"the flist CSV says {FRAMES + 5}" in r for p, r in warnings)
-    assert any(f"{other_label}/{other}" in p and f"run to img_{FRAMES - 1:05d}" in r for p, r in warnings)
+    assert sorted(_problems(report)) == sorted([
+        (f"train_videos/{label}/{name}.mp4", f"frame counts disagree: the video decodes to {FRAMES} frames, "
+         f"list/video_train_flist.csv:{line} says {FRAMES + 5}; trusted: the decoded video (numFrames {FRAMES}); "
+         "the annotations are ingested as they are"),
+        (f"train_videos/{other_label}/{other}.mp4", f"frame counts disagree: the video decodes to {FRAMES} frames, "
+         f"the annotations train_annotations/{other_label}/{other}/{other}/ run to img_{FRAMES - 1:05d} "
+         f"({FRAMES - 1} files); trusted: the decoded video (numFrames {FRAMES}); the annotations are ingested as they are"),
+    ])
+    assert all(p.severity == "warning" for p in report.rejected)
     assert report.nodes["Video"] == CLASSES * (TRAIN + TEST)  # flagged, not dropped
+    videos = {n.id: n.props for page in embedded_store.iter_nodes("Video") for n in page}
+    assert videos[f"video:{label}/{name}"]["numFrames"] == FRAMES
 
 
 def test_odd_and_hostile_names(ktps: Path, embedded_store, tmp_path: Path):
@@ -225,3 +239,182 @@ def test_empty_or_wrong_roots_are_refused(tmp_path: Path, embedded_store):
     (bare / "train_videos").mkdir(parents=True)
     report = ingest(bare, embedded_store)
     assert any("no video files found" in r for _, r in _problems(report, "error"))
+
+
+# --- the same part and state with and without an object (the crash of issue 12) ---------------------
+def test_a_part_holding_with_and_without_an_object_in_one_video(ktps: Path, store):
+    """`hold` with an object in some frames and `hold` alone in others: two movements, both counted,
+    on both stores (sorting movements once compared None with a string and stopped the ingest)."""
+    label, name = _train_video(ktps, 0)
+    folder = ktps / "train_annotations" / label / name / name
+    for frame in range(1, FRAMES + 1):
+        obj = "barbell" if frame % 2 else None
+        parts = [{"name": "right_hand", "box": [1, 2, 10, 12], "verb": "hold", "obj_class": obj,
+                  "obj_bbox": [3, 3, 9, 9] if obj else None},
+                 {"name": "left_hand", "box": [1.5, 2.5, 10.25, 12.75], "verb": "hold", "obj_class": None}]
+        (folder / f"img_{frame:05d}.json").write_text(json.dumps({"humans": [{"number": 0, "parts": parts}]}))
+    report = ingest(ktps, store, IngestOptions(workers=1, min_support=0.0))
+    assert report.rejected == []
+    exhibits = {dst: (p["frames"], p["firstFrame"], p["lastFrame"]) for (src, dst), p in _exhibits(store).items()
+                if src == f"video:{label}/{name}"}
+    assert exhibits == {"movement:right_hand/hold/barbell": (4, 1, 7), "movement:right_hand/hold": (4, 2, 8),
+                        "movement:left_hand/hold": (8, 1, 8)}
+    involves = {(r.src, r.dst) for page in store.iter_relationships("INVOLVES") for r in page}
+    videos = {n.id: n.props for page in store.iter_nodes("Video") for n in page}
+    if videos[f"video:{label}/{name}"]["split"] == "train":
+        assert {(f"action:{label}", m) for m in exhibits} <= involves
+    movements = {n.id: n.props for page in store.iter_nodes("BodyMovement") for n in page}
+    assert movements["movement:right_hand/hold"].get("object") is None  # a null property is no property
+    assert movements["movement:right_hand/hold/barbell"]["object"] == "barbell"
+
+
+# --- flist files in the forms a user may hold -------------------------------------------------------
+def _flist_rows(root: Path, split: str = "train") -> list[tuple[str, str, int]]:
+    return [(*key.split("/"), FRAMES) for key in sorted(_truth(root)["videos"][split])]
+
+
+FLIST_FORMS = {
+    "header video_name,num_frames; ids only": lambda rows: ["video_name,num_frames", *(f"{v},{n}" for _, v, n in rows)],
+    "no header; class/video.mp4": lambda rows: [f"{c}/{v}.mp4,{n}" for c, v, n in rows],
+    "tabs; header Name, Frames": lambda rows: ["Name\tFrames", *(f"{v}.mp4\t{n}" for _, v, n in rows)],
+    "spaces; no header; train_videos/ prefix": lambda rows: [f"train_videos/{c}/{v}.mp4 {n}" for c, v, n in rows],
+    "extra columns": lambda rows: ["label,video,frames", *(f"{c},{v},{n}" for c, v, n in rows)],
+}
+
+
+@pytest.mark.parametrize("form", FLIST_FORMS)
+def test_flist_forms_are_read_and_matched_by_video_id(ktps: Path, embedded_store, form):
+    rows = _flist_rows(ktps)
+    label, name, _ = rows[1]
+    rows[1] = (label, name, FRAMES + 3)  # one count that disagrees with the video
+    lines = FLIST_FORMS[form](rows)
+    (ktps / "list" / "video_train_flist.csv").write_text("\n".join(lines) + "\n")
+    report = ingest(ktps, embedded_store)
+    line = 1 + next(i for i, text in enumerate(lines) if name in text)
+    assert _problems(report) == [(
+        f"train_videos/{label}/{name}.mp4",
+        f"frame counts disagree: the video decodes to {FRAMES} frames, list/video_train_flist.csv:{line} says "
+        f"{FRAMES + 3}; trusted: the decoded video (numFrames {FRAMES}); the annotations are ingested as they are")]
+    assert report.nodes["Video"] == CLASSES * (TRAIN + TEST)
+
+
+def test_flist_id_in_two_classes_is_ambiguous(ktps: Path, embedded_store):
+    rows = _flist_rows(ktps)
+    label, name, _ = rows[0]
+    other = next(c for c, _, _ in rows if c != label)
+    shutil.copy(ktps / "train_videos" / label / f"{name}.mp4", ktps / "train_videos" / other / f"{name}.mp4")
+    (ktps / "list" / "video_train_flist.csv").write_text(
+        "video,frames\n" + "".join(f"{v},{n}\n" for _, v, n in rows))
+    report = ingest(ktps, embedded_store)
+    assert _problems(report, "error") == [(
+        "list/video_train_flist.csv:2",
+        f"video id {name} names no class and matches 2 videos: train_videos/{label}/{name}, "
+        f"train_videos/{other}/{name}; ambiguous, so their frame counts are not checked against this row")]
+    assert (f"train_videos/{other}/{name}.mp4", "training video without frame annotations: no EXHIBITS edges") \
+        in _problems(report, "warning")
+    assert report.nodes["Video"] == CLASSES * (TRAIN + TEST) + 1  # both videos are ingested
+
+
+@pytest.mark.parametrize("content,reason", [
+    ("video,label,frames\nx,1,8\n", None),  # a header: its columns are known
+    ("x,1,8\ny,2,8\n", "has no header and its 3 columns cannot be told apart"),
+    ("clip,count\nx,8\n", "names no video column (one of video, video_name, name,"),
+    ("video,length_s\nx,8\n", "names no frame-count column (one of frames, num_frames,"),
+])
+def test_flist_that_cannot_be_told_apart_is_refused_by_name(ktps: Path, embedded_store, content, reason):
+    (ktps / "list" / "video_train_flist.csv").write_text(content)
+    report = ingest(ktps, embedded_store)
+    problems = _problems(report, "error")
+    if reason is None:  # read; its one row names a video that is not there
+        assert problems == [("list/video_train_flist.csv:2",
+                             "lists video x, but its video file train_videos/<class>/x.mp4 is missing (no class folder "
+                             "holds it)")]
+    else:
+        assert len(problems) == 1 and problems[0][0] == "list/video_train_flist.csv"
+        assert reason in problems[0][1] and problems[0][1].endswith("; frame counts are not cross-checked")
+    assert report.nodes["Video"] == CLASSES * (TRAIN + TEST)
+
+
+def test_flist_bad_rows_are_reported_and_the_others_matched(ktps: Path, embedded_store):
+    flist = ktps / "list" / "video_train_flist.csv"
+    rows = _flist_rows(ktps)
+    label, name, _ = rows[2]
+    text = flist.read_text().replace(f"{label}/{name},{FRAMES}", f"{label}/{name},eight")
+    flist.write_text(text + "\nx,1,2\n")
+    report = ingest(ktps, embedded_store)
+    lines = text.splitlines()
+    assert sorted(_problems(report)) == sorted([
+        (f"list/video_train_flist.csv:{lines.index(f'{label}/{name},eight') + 1}",
+         f"frame count 'eight' of video '{label}/{name}' is not a whole number"),
+        (f"list/video_train_flist.csv:{len(lines) + 2}", "has more fields than the header or first row: 'x,1,2'"),
+        (f"train_videos/{label}/{name}.mp4", "not listed in list/video_train_flist.csv"),
+    ])
+
+
+# --- boxes against the probed frame size; parts keyed by name -----------------------------------------
+def test_boxes_outside_the_frame_are_reported_and_their_movements_still_count(ktps: Path, embedded_store):
+    clean = ingest(ktps, EmbeddedGraphStore(ktps.parent / "clean"))
+    clean_exhibits = _exhibits(EmbeddedGraphStore(ktps.parent / "clean"))
+    path = _frame(ktps, 0, frame=3)
+    doc = json.loads(path.read_text())
+    human = next(h for h in doc["humans"] if h["parts"])
+    part = human["parts"][0]
+    part["box"] = [10, 20, 64.9, 65.0]  # within the 1-pixel tolerance of the 64x64 frame
+    human["box"] = [0, 0, 30.5, 70]  # y2 beyond the frame
+    human["parts"][-1]["box"] = [-3, 5, 20, 30]  # x1 before it
+    human["parts"][-1]["obj_bbox"] = [0, 0, 66, 10]
+    path.write_text(json.dumps(doc))
+    report = ingest(ktps, embedded_store)
+    rel = str(path.relative_to(ktps))
+    last = len(human["parts"]) - 1
+    name = human["parts"][-1]["name"]
+    tail = "reaches outside the 64x64 frame (more than 1 px past an edge); the movement still counts"
+    assert sorted(_problems(report)) == sorted([
+        (rel, f"humans[0].box [0, 0, 30.5, 70] {tail}"),
+        (rel, f"humans[0].parts[{last}] ({name}).box [-3, 5, 20, 30] {tail}"),
+        (rel, f"humans[0].parts[{last}] ({name}).obj_bbox [0, 0, 66, 10] {tail}"),
+    ])
+    assert all(p.severity == "warning" for p in report.rejected)
+    assert report.frame_files == clean.frame_files
+    assert _exhibits(embedded_store) == clean_exhibits  # every movement still counts
+
+
+def test_many_boxes_outside_one_video_are_counted_past_the_first_ten(ktps: Path, embedded_store):
+    label, name = _train_video(ktps, 0)
+    folder = ktps / "train_annotations" / label / name / name
+    for frame in range(1, FRAMES + 1):
+        path = folder / f"img_{frame:05d}.json"
+        doc = json.loads(path.read_text())
+        for human in doc["humans"]:
+            for part in human["parts"]:
+                part["box"] = [0, 0, 128, 128]  # annotated at twice the video's size
+        path.write_text(json.dumps(doc))
+    report = ingest(ktps, embedded_store)
+    total = sum(len(h["parts"]) for f in folder.iterdir() for h in json.loads(f.read_text())["humans"])
+    warnings = _problems(report, "warning")
+    assert len(warnings) == 11 and _problems(report, "error") == []
+    assert warnings[-1] == (f"train_annotations/{label}/{name}/{name}",
+                            f"{total} boxes in all reach outside the 64x64 frame; the first 10 are listed one by "
+                            "one, and their movements still count")
+
+
+def test_parts_keyed_by_name_read_as_the_list_form(ktps: Path, embedded_store):
+    clean = ingest(ktps, EmbeddedGraphStore(ktps.parent / "clean"))
+    clean_exhibits = _exhibits(EmbeddedGraphStore(ktps.parent / "clean"))
+    label, name = _train_video(ktps, 1)
+    folder = ktps / "train_annotations" / label / name / name
+    for path in folder.iterdir():
+        doc = json.loads(path.read_text())
+        for human in doc["humans"]:
+            human["parts"] = {p["name"]: {k: v for k, v in p.items() if k != "name" or p["name"] == "head"}
+                              for p in human["parts"]}  # "name" inside the entry is optional
+        path.write_text(json.dumps(doc))
+    report = ingest(ktps, embedded_store)
+    assert report.rejected == [] and report.frame_files == clean.frame_files
+    assert _exhibits(embedded_store) == clean_exhibits
+    path = sorted(folder.iterdir())[0]
+    path.write_text(json.dumps({"humans": [{"parts": {"left_hand": {"name": "right_hand", "verb": "hold"},
+                                                      "tail": {"verb": "wag"}}}]}))
+    report = ingest(ktps, embedded_store)
+    rel = str(path.relative_to(ktps))
+    assert (rel, "humans[0].parts['left_hand'] is keyed 'left_hand' but named \"right_hand\"") in _problems(report)
