@@ -239,6 +239,12 @@ def synth_command(
     nuisance: Annotated[float, typer.Option(
         help="Strength of the class-independent nuisances, 0 to 1: 1 varies position, scale, tempo, colours, "
         "background texture, a moving distractor and pixel noise per video; 0 is a centred figure on grey.")] = 1.0,
+    quirks: Annotated[int, typer.Option(
+        min=0, max=2,
+        help="Annotation quirks of the real data: 0 none; 1 frames with no human, parts not annotated, 'others' "
+        "states; 2 (default) also a second human, humans with no parts, float boxes, a part in one state with "
+        "and without its object, video ids starting with '-' or holding '_', a class folder with parentheses. "
+        "None of them is a defect: `kgtoolkit ingest` reports nothing for any level.")] = 2,
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -251,7 +257,8 @@ def synth_command(
         summary = generate(
             out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
             frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
-            nuisance=nuisance, progress=lambda done, total: bar.update(task, completed=done, total=total),
+            nuisance=nuisance, quirks=quirks,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
         f"{out_dir}: {len(summary.classes)} actions, {summary.train_videos} training and {summary.test_videos} "

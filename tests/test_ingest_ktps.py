@@ -418,3 +418,128 @@ def test_parts_keyed_by_name_read_as_the_list_form(ktps: Path, embedded_store):
     report = ingest(ktps, embedded_store)
     rel = str(path.relative_to(ktps))
     assert (rel, "humans[0].parts['left_hand'] is keyed 'left_hand' but named \"right_hand\"") in _problems(report)
+
+
+# --- property: whole videos with the real data's quirks, mixed, and a few true defects ----------------
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROP_FRAMES, PROP_SIZE = 12, 64
+PROP_PARTS = ("head", "hip", "left_arm", "right_arm", "left_hand", "right_hand", "left_leg", "right_leg",
+              "left_foot", "right_foot")
+PROP_VERBS = ("none", "others", "hold", "bend", "step on", "  hold ")  # the last one: whitespace is normalised
+PROP_OBJECTS = (None, None, "ball", "barbell")
+
+
+def _coordinate(low: float, high: float):
+    return st.one_of(st.integers(int(low), int(high)), st.floats(low, high, allow_nan=False).map(lambda v: round(v, 2)))
+
+
+IN_FRAME_BOX = st.tuples(_coordinate(0, 31), _coordinate(0, 31), _coordinate(32, PROP_SIZE),
+                         _coordinate(32, PROP_SIZE)).map(list)
+OUT_OF_FRAME_BOX = st.tuples(_coordinate(0, 31), _coordinate(0, 31), st.sampled_from([PROP_SIZE + 2, 70.5, 128]),
+                             _coordinate(32, PROP_SIZE)).map(list)
+
+
+@st.composite
+def _human(draw, number: int):
+    names = draw(st.lists(st.sampled_from(PROP_PARTS), unique=True, max_size=10))  # 0 to 10 parts
+    parts = []
+    for name in names:
+        obj = draw(st.sampled_from(PROP_OBJECTS))
+        parts.append({"name": name, "box": draw(IN_FRAME_BOX), "verb": draw(st.sampled_from(PROP_VERBS)),
+                      "obj_class": obj, "obj_bbox": draw(IN_FRAME_BOX) if obj else None})
+    return {"number": number, "box": draw(IN_FRAME_BOX), "parts": parts}
+
+
+@st.composite
+def _video(draw):
+    """PROP_FRAMES frame documents (0-2 humans, 0-10 parts, ints and floats, none/others, objects on and
+    off) and the true defects put in: {frame: kind}, kind "outside" (a box past the frame), "unknown" (a
+    part that does not exist) or "truncated" (not JSON; never the last frame, whose number is the count)."""
+    frames = [{"humans": [draw(_human(n)) for n in range(draw(st.integers(0, 2)))]} for _ in range(PROP_FRAMES)]
+    defects = draw(st.dictionaries(st.integers(1, PROP_FRAMES - 1), st.sampled_from(["outside", "unknown", "truncated"]),
+                                   max_size=3))
+    for frame, kind in defects.items():
+        doc = frames[frame - 1]
+        if kind == "truncated":
+            continue
+        if not doc["humans"]:
+            doc["humans"].append({"number": 0, "box": [1, 1, 20, 20], "parts": []})
+        entry = {"name": "tail" if kind == "unknown" else "head", "verb": "wag" if kind == "unknown" else "nod",
+                 "box": draw(OUT_OF_FRAME_BOX) if kind == "outside" else [1, 1, 9, 9]}
+        doc["humans"][0]["parts"].append(entry)
+    unique = all(len({p["name"] for p in h["parts"]}) == len(h["parts"]) for doc in frames for h in doc["humans"])
+    keyed = unique and draw(st.booleans())  # the evaluation files' form: parts keyed by name (each name once)
+    return frames, defects, keyed
+
+
+def _oracle(frames: list[dict], defects: dict[int, str]) -> dict[str, tuple[int, int, int]]:
+    """movement id -> (frames, first, last), by the rule of DESIGN.md, written out here on its own."""
+    seen: dict[str, list[int]] = {}
+    for number, doc in enumerate(frames, start=1):
+        if defects.get(number) == "truncated":
+            continue
+        ids = set()
+        for human in doc["humans"]:
+            for part in human["parts"]:
+                verb, obj = " ".join(part["verb"].split()), part.get("obj_class")
+                if part["name"] not in PROP_PARTS or verb == "none" or (verb == "others" and obj is None):
+                    continue
+                ids.add("movement:" + "/".join([part["name"], verb] + ([obj] if obj else [])))
+        for movement in ids:
+            seen.setdefault(movement, []).append(number)
+    return {m: (len(n), n[0], n[-1]) for m, n in seen.items()}
+
+
+@pytest.fixture(scope="module")
+def quirky_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Two classes (one folder with parentheses), a video id starting with '-', quirks level 2; and the
+    EXHIBITS of a clean ingest."""
+    root = tmp_path_factory.mktemp("quirky") / "ktps"
+    generate(root, classes=2, train_per_class=2, test_per_class=0, frames=PROP_FRAMES, size=PROP_SIZE, seed=3, quirks=2)
+    keys = sorted(_truth(root)["videos"]["train"])
+    assert keys[0].split("/")[1].startswith("-") and any("_(sport)/" in k for k in keys)
+    with EmbeddedGraphStore(tmp_path_factory.mktemp("quirky-graph")) as store:
+        report = ingest(root, store, IngestOptions(workers=1))
+        assert report.rejected == []
+        return root, _exhibits(store)
+
+
+@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking:
+          suppress_health_check=[HealthCheck.function_scoped_fixture,  # it takes minutes on 2 shared cores
+                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(video=_video())
+def test_whole_quirky_videos_ingest_report_only_true_defects_and_count_every_movement(quirky_base, tmp_path_factory,
+                                                                                       video):
+    base, clean = quirky_base
+    frames, defects, keyed = video
+    root = tmp_path_factory.mktemp("prop") / "ktps"
+    shutil.copytree(base, root)
+    label, name = sorted(_truth(root)["videos"]["train"])[0].split("/")
+    folder = root / "train_annotations" / label / name / name
+    for number, doc in enumerate(frames, start=1):
+        if keyed:
+            doc = {"humans": [{**h, "parts": {p["name"]: p for p in h["parts"]}} for h in doc["humans"]]}
+        text = json.dumps(doc)
+        (folder / f"img_{number:05d}.json").write_text(text[: len(text) // 2] if defects.get(number) == "truncated" else text)
+    with EmbeddedGraphStore(root.parent / "graph") as store:
+        report = ingest(root, store, IngestOptions(workers=1))
+        exhibits = _exhibits(store)
+
+    prefix = f"train_annotations/{label}/{name}/{name}/img_"
+    reported = sorted((p.path, p.severity) for p in report.rejected)
+    expected = sorted((f"{prefix}{number:05d}.json", "warning" if kind == "outside" else "error")
+                      for number, kind in defects.items())
+    assert reported == expected, report.rejected
+    for problem in report.rejected:
+        kind = defects[int(problem.path[-10:-5])]
+        where = "humans[0].parts['" if keyed else "humans[0].parts["
+        assert {"truncated": "not valid JSON", "unknown": "unknown body part 'tail'",
+                "outside": "reaches outside the 64x64 frame"}[kind] in problem.reason
+        assert kind == "truncated" or problem.reason.startswith(where)
+    assert report.frame_files == 2 * 2 * PROP_FRAMES - sum(k == "truncated" for k in defects.values())
+    video = f"video:{label}/{name}"
+    assert {dst: (p["frames"], p["firstFrame"], p["lastFrame"]) for (src, dst), p in exhibits.items() if src == video} \
+        == _oracle(frames, defects)
+    assert {k: v for k, v in exhibits.items() if k[0] != video} == {k: v for k, v in clean.items() if k[0] != video}
