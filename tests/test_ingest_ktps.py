@@ -543,3 +543,65 @@ def test_whole_quirky_videos_ingest_report_only_true_defects_and_count_every_mov
     assert {dst: (p["frames"], p["firstFrame"], p["lastFrame"]) for (src, dst), p in exhibits.items() if src == video} \
         == _oracle(frames, defects)
     assert {k: v for k, v in exhibits.items() if k[0] != video} == {k: v for k, v in clean.items() if k[0] != video}
+
+
+# --- the CLI on every kind of bad input at once: documented status, a report, never a traceback --------
+FRAME_DAMAGES = [
+    lambda p: p.write_text(p.read_text()[: len(p.read_text()) // 2]),
+    lambda p: p.write_text(""),
+    lambda p: p.write_text("[1, 2, 3]"),
+    lambda p: _set_part(p, box="10,20,30,40"),
+    lambda p: _set_part(p, verb=7),
+    lambda p: _set_part(p, name="tail"),
+    lambda p: _set_part(p, obj_class=["ball"]),
+    lambda p: _set_part(p, box=[0, 0, 99, 99]),  # outside the 64x64 frame: a warning
+]
+
+
+def _run_ingest(root: Path, graph: Path, report: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kgtoolkit", "ingest", str(root), "--graph", str(graph),
+                           "--report", str(report), "--workers", "2"], capture_output=True, text=True, timeout=600)
+
+
+def test_cli_on_every_bad_input_at_once_reports_each_and_never_prints_a_traceback(ktps: Path, tmp_path: Path):
+    expected: list[str] = []  # a path each problem must be reported under
+    for n, damage in enumerate(FRAME_DAMAGES):
+        path = _frame(ktps, n // 3, frame=2 + n % 3)  # train videos 0, 1, 2
+        damage(path)
+        expected.append(str(path.relative_to(ktps)))
+    label, name = _train_video(ktps, 3)
+    (ktps / "train_videos" / label / f"{name}.mp4").unlink()  # annotations without their video
+    expected += [f"train_annotations/{label}/{name}/{name}", "list/video_train_flist.csv:"]
+    label, name = _train_video(ktps, 4)
+    (ktps / "train_videos" / label / f"{name}.mp4").write_text("this is not a video")
+    expected.append(f"train_videos/{label}/{name}.mp4")
+    tests = sorted(_truth(ktps)["videos"]["test"])
+    for key, data in zip(tests, (b"", b"\x00\x00\x00 ftyp truncated")):
+        (ktps / "test_videos" / f"{key}.mp4").write_bytes(data)
+        expected.append(f"test_videos/{key}.mp4")
+    label, name = _train_video(ktps, 5)
+    (ktps / "train_annotations" / label / name / name / f"img_{FRAMES:05d}.json").unlink()  # counts disagree
+    expected.append(f"train_videos/{label}/{name}.mp4")
+    (ktps / "train_videos" / "a%2Fb").mkdir()
+    (ktps / "test_videos" / label / "bad\nname.mp4").write_bytes(b"x")
+    os.symlink(tmp_path / "outside.mp4", ktps / "test_videos" / label / "escape.mp4")
+    expected += ["a%2Fb", "bad\\nname", "escape.mp4"]
+    flist = ktps / "list" / "video_test_flist.csv"
+    flist.write_text(flist.read_text() + "x,1,2\n")
+    expected.append("list/video_test_flist.csv:")
+
+    result = _run_ingest(ktps, tmp_path / "graph", tmp_path / "report.json")
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    paths = [p["path"] for p in report["rejected"]]
+    for where in expected:
+        assert any(where in path for path in paths), (where, paths)
+    assert report["nodes"]["Video"] == CLASSES * (TRAIN + TEST) - 4  # only the missing and unreadable videos are gone
+    assert report["relationships"]["EXHIBITS"] > 0
+
+    for bad_root, message in ((tmp_path / "missing", "no such file or directory"),
+                              (tmp_path / "report.json", "expected a dataset folder, found a file"),
+                              (tmp_path, "neither a Kinetics-TPS root")):
+        result = _run_ingest(bad_root, tmp_path / "graph", tmp_path / "unused.json")
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stdout + result.stderr
