@@ -58,13 +58,15 @@ class FrameError(ValueError):
     """A frame file or one of its entries is not a valid annotation."""
 
 
+_NUMBER = (int, float)
+
+
 def _is_box(value: object) -> bool:
+    """A list of 4 ints or floats (bool is refused too); unrolled, as it runs for every box."""
     if type(value) is not list or len(value) != 4:
         return False
-    for v in value:
-        if type(v) is not int and type(v) is not float:  # bool is refused too
-            return False
-    return True
+    x1, y1, x2, y2 = value
+    return type(x1) in _NUMBER and type(y1) in _NUMBER and type(x2) in _NUMBER and type(y2) in _NUMBER
 
 
 def _box(value: object, where: str) -> None:
@@ -74,10 +76,8 @@ def _box(value: object, where: str) -> None:
 
 def _in_frame(box: list, limits: tuple[float, float]) -> bool:
     """Whether a valid box lies inside (-tolerance, -tolerance, width + tolerance, height + tolerance):
-    `limits` is the last pair. Written so that NaN is outside."""
-    x1, y1, x2, y2 = box
-    return -BOX_TOLERANCE <= x1 <= limits[0] and -BOX_TOLERANCE <= y1 <= limits[1] \
-        and -BOX_TOLERANCE <= x2 <= limits[0] and -BOX_TOLERANCE <= y2 <= limits[1]
+    `limits` is the last pair. Written so that NaN is outside. (A box with x1 > x2 is not looked at.)"""
+    return -BOX_TOLERANCE <= box[0] and -BOX_TOLERANCE <= box[1] and box[2] <= limits[0] and box[3] <= limits[1]
 
 
 def _outside(what: str, box: list, size: tuple[int, int]) -> str:
@@ -116,8 +116,10 @@ def _part(entry: object, h: int, p: int | str, parts: frozenset[str], limits: tu
             problem = text and _name_problem(text)
             if problem:
                 raise FrameError(f"humans[{h}].parts[{p}].{key} {problem}: {json.dumps(text)[:40]}")
-        if limits is not None:
-            if box is not None and not _in_frame(box, limits):
+        if limits is not None:  # _in_frame, inlined: it runs for every part of every frame
+            w, h_ = limits
+            if box is not None and not (-BOX_TOLERANCE <= box[0] and -BOX_TOLERANCE <= box[1]
+                                        and box[2] <= w and box[3] <= h_):
                 outside.append((f"humans[{h}].parts[{p}] ({name}).box", box))
             if obj_box is not None and not _in_frame(obj_box, limits):
                 outside.append((f"humans[{h}].parts[{p}] ({name}).obj_bbox", obj_box))
@@ -181,10 +183,10 @@ def parse_frame(data: bytes, parts: frozenset[str] = frozenset(BODY_PARTS),
                 if limits is not None and not _in_frame(box, limits):
                     outside.append((f"{where}.box", box))
             entries = human.get("parts", [])
-            if isinstance(entries, dict):
-                numbered = _keyed_parts(entries, h)
-            elif isinstance(entries, list):
+            if type(entries) is list:
                 numbered = enumerate(entries)
+            elif isinstance(entries, dict):
+                numbered = _keyed_parts(entries, h)
             else:
                 raise FrameError(f"{where}.parts must be a list, or an object keyed by part name")
         except FrameError as error:
@@ -198,7 +200,7 @@ def parse_frame(data: bytes, parts: frozenset[str] = frozenset(BODY_PARTS),
                 continue
             if movement:
                 movements.add(movement)
-    doubts = [_outside(what, box, frame_size) for what, box in outside] if frame_size else []
+    doubts = [_outside(what, box, frame_size) for what, box in outside] if outside else []
     return movements, bad, doubts
 
 
