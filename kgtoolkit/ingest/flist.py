@@ -7,7 +7,8 @@ The real files' columns are not documented anywhere we can reach, so the reader 
   numbers (the frame count) and one of names (the video); anything else is refused with what to do;
 - fields separated by commas, tabs or spaces;
 - videos named `<class>/<video>`, `<video>`, with or without `.mp4` (or another video suffix), or with
-  a leading `train_videos/` (the last two path parts are the class and the video).
+  a leading `train_videos/` (the last two path parts are the class and the video); an absolute path
+  or one with `..` is refused (it cannot name a file of the dataset).
 A row that cannot be read is a problem of its own (file and line), and the other rows are kept.
 Matching rows to files on disk, by video id, is `kgtoolkit.ingest.ktps`'s job.
 """
@@ -111,7 +112,9 @@ def _row(video: str, frames: str, where: str) -> FlistRow | str:
     """One row, or why it cannot be read."""
     if not _is_count(frames):
         return f"frame count {frames[:40]!r} of video {video[:80]!r} is not a whole number"
-    path = video.replace("\\", "/").strip("/").split("/")
+    path = [part for part in video.replace("\\", "/").split("/") if part not in ("", ".")]
+    if video.startswith(("/", "\\")) or ".." in path or not path:
+        return f"video {video[:80]!r} is not a path inside the dataset (absolute, empty or with '..'); not matched"
     name = path[-1]
     for suffix in VIDEO_SUFFIXES:
         if name.lower().endswith(suffix):

@@ -82,7 +82,8 @@ def _in_frame(box: list, limits: tuple[float, float]) -> bool:
 
 def _outside(what: str, box: list, size: tuple[int, int]) -> str:
     return (f"{what} {json.dumps(box)} reaches outside the {size[0]}x{size[1]} frame "
-            f"(more than {BOX_TOLERANCE:g} px past an edge); the movement still counts")
+            f"(more than {BOX_TOLERANCE:g} px past an edge); "
+            + ("the movement still counts" if ".parts[" in what else "its parts are still read"))
 
 
 @functools.lru_cache(maxsize=4096)  # the same few states and objects come back in every frame

@@ -157,7 +157,7 @@ def _match_flist(split: str, rows: list[FlistRow], on_disk: dict[str, list[str]]
                 layout.listed.setdefault((split, label, row.video), FlistRow(row.video, label, -1, row.where))
         for label in matched:
             key = (split, label, row.video)
-            if key in layout.listed:
+            if key in layout.listed and layout.listed[key].frames >= 0:  # not the placeholder of an ambiguous row
                 first = layout.listed[key]
                 report.reject(row.where, f"lists {label}/{row.video} again ({first.where} did, with "
                               f"{first.frames} frames); the first row is used", "warning")
