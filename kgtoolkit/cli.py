@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kgtoolkit.errors import KgToolkitError
+from kgtoolkit.errors import ConfigurationError, KgToolkitError
 
 # classify --movement-weight: see BENCHMARKS.md, "New actions through the graph".
 DEFAULT_MOVEMENT_WEIGHT = 0.0
@@ -57,26 +57,36 @@ HomeOption = Annotated[
 
 
 # --- db ---------------------------------------------------------------------------------------
-def _local_server(home: Path | None, port: int | None):
+def _local_server(home: Path | None, port: int | None, file_import: Path | None = None):
     from kgtoolkit.server.local import LocalNeo4j
 
-    return LocalNeo4j(home, port=port)
+    return LocalNeo4j(home, port=port, file_import=file_import)
 
 
 @db_app.command("up")
 def db_up(port: PortOption = None, home: HomeOption = None,
-          java: Annotated[bool, typer.Option("--java", help="Use Java + Maven even if Docker answers.")] = False) -> None:
-    """Start Neo4j and wait until it answers a Cypher query."""
+          java: Annotated[bool, typer.Option("--java", help="Use Java + Maven even if Docker answers.")] = False,
+          allow_file_import: Annotated[Optional[Path], typer.Option(
+              "--allow-file-import", metavar="DIR",
+              help="Let LOAD CSV read files through file URLs, from this folder only (file:///x.csv is DIR/x.csv; "
+              "a link inside it is followed). Default: LOAD CSV reads no files. Docker: NEO4J_ALLOW_FILE_IMPORT, "
+              "see docker-compose.yml.", show_default=False)] = None) -> None:
+    """Start Neo4j on 127.0.0.1 and wait until it answers a Cypher query."""
     from kgtoolkit.server.docker import compose, docker_engine_available
 
     if not java and docker_engine_available():
+        if allow_file_import is not None:
+            raise ConfigurationError("--allow-file-import applies to the Java server (--java); with Docker, set "
+                                     "NEO4J_ALLOW_FILE_IMPORT=true and mount the folder (docker-compose.yml says how)")
         compose("up", "-d", "--wait")
         console.print("Neo4j is up in Docker (docker-compose.yml): bolt://127.0.0.1:7687")
         return
-    server = _local_server(home, port)
+    server = _local_server(home, port, allow_file_import)
     with console.status(f"Starting Neo4j {server.version} (the first start resolves it from Maven Central)..."):
         info = server.up()
     _print_server(info)
+    console.print(escape(f"LOAD CSV file URLs: only from {server.file_import}" if server.file_import else
+                         "LOAD CSV file URLs: off (--allow-file-import DIR allows one folder)"), highlight=False)
 
 
 @db_app.command("status")
@@ -236,6 +246,12 @@ def synth_command(
     nuisance: Annotated[float, typer.Option(
         help="Strength of the class-independent nuisances, 0 to 1: 1 varies position, scale, tempo, colours, "
         "background texture, a moving distractor and pixel noise per video; 0 is a centred figure on grey.")] = 1.0,
+    quirks: Annotated[int, typer.Option(
+        min=0, max=2,
+        help="Annotation quirks of the real data: 0 none; 1 frames with no human, parts not annotated, 'others' "
+        "states; 2 (default) also a second human, humans with no parts, float boxes, a part in one state with "
+        "and without its object, video ids starting with '-' or holding '_', a class folder with parentheses. "
+        "None of them is a defect: `kgtoolkit ingest` reports nothing for any level.")] = 2,
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -248,7 +264,8 @@ def synth_command(
         summary = generate(
             out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
             frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
-            nuisance=nuisance, progress=lambda done, total: bar.update(task, completed=done, total=total),
+            nuisance=nuisance, quirks=quirks,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
         f"{out_dir}: {len(summary.classes)} actions, {summary.train_videos} training and {summary.test_videos} "
@@ -366,8 +383,6 @@ def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
 
 def _parse_param(item: str) -> tuple[str, object]:
     import yaml
-
-    from kgtoolkit.errors import ConfigurationError
 
     name, sep, raw = item.partition("=")
     if not sep or not name.isidentifier():

@@ -32,11 +32,19 @@ Pixels
     Nuisances per video (seeded): position, scale, speed and phase, background colour and texture,
     figure colour, a moving distractor shape, pixel noise; none of them depends on the class.
 
-Annotation quirks (seeded, as in the real data)
-    ~3% of frames have no human (`{"humans": []}`); ~5% of parts are omitted (not visible) in a frame;
-    a part with no movement in a frame has verb 'none', or 'others' (undefined, no object) in ~4% of
-    such frames; a movement covers a seeded interval of the clip (>= 60%), outside it its part is
-    'none'. Test videos get no annotations.
+Annotation quirks (seeded, as in the real data; `quirks=` sets how many, QUIRK_LEVELS)
+    A movement covers a seeded interval of the clip (>= 60%), outside it its part is 'none'. Test
+    videos get no annotations. Level 0 stops there. Level 1 (the generator's output before levels
+    existed, byte for byte): ~3% of frames have no human (`{"humans": []}`); ~5% of parts are omitted
+    (not visible) in a frame; an idle part is 'others' (undefined, no object) instead of 'none' in ~4%
+    of frames. Level 2 (the default) adds what the real annotations also hold: a second human (number 1)
+    in ~6% of frames, idle ('none' / 'others'), half of the time with `"parts": []`; every box in float
+    coordinates (still inside the frame); a part that holds an object is annotated without it
+    (`obj_class` null) in ~10% of its frames, so one video shows the same part and state with and
+    without an object; the first video id starts with `-` and the second holds `_` inside its
+    11-character YouTube id; and, with the default vocabulary, the last class folder holds parentheses
+    (`deadlifting_(sport)`, as Kinetics' `hurling_(sport)`). None of them is a defect: an ingest of any
+    level reports nothing.
 
 Determinism
     Every random draw comes from numpy SeedSequences built from `seed` and the video's position, so
@@ -65,7 +73,15 @@ from PIL import Image, ImageDraw
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.safe_pickle import load_int_triples
-from kgtoolkit.vocab import BODY_PARTS, NO_MOVEMENT, UNDEFINED, Movement, check_path_component, parse_movement_name
+from kgtoolkit.vocab import (
+    BODY_PARTS,
+    NO_MOVEMENT,
+    UNDEFINED,
+    Movement,
+    action_name,
+    check_path_component,
+    parse_movement_name,
+)
 
 # ----------------------------------------------------------------------------------------------
 # Vocabulary
@@ -434,6 +450,12 @@ class Nuisance:
     object_rgb: tuple[tuple[int, int, int], ...]
 
 
+QUIRK_LEVELS = {0: "clean annotations", 1: "empty frames, hidden parts, 'others'",
+                2: "also a second human, parts [], float boxes, objects dropped, odd ids and folders"}
+DEFAULT_QUIRKS = 2
+PAREN_QUALIFIER = "_(sport)"  # appended to the last default class folder at quirks level 2
+
+
 @dataclass(frozen=True, eq=False)
 class VideoPlan:
     split: str
@@ -447,6 +469,9 @@ class VideoPlan:
     empty: np.ndarray  # (frames,) bool: no human annotated
     hidden: np.ndarray  # (frames, 10) bool: part not annotated
     undefined: np.ndarray  # (frames, 10) bool: idle part labelled 'others'
+    bystander: np.ndarray | None = None  # (frames,) 0: none, 1: an idle second human, 2: one with "parts": []
+    bare: np.ndarray | None = None  # (frames, 10) bool: the part's object is not annotated in that frame
+    fraction: np.ndarray | None = None  # (frames, 11, 4) in [0, 1): float coordinates (human box, then parts)
 
 
 def _luma(rgb: Sequence[float]) -> float:
@@ -540,22 +565,27 @@ def _choose_shown(rng: np.random.Generator, action: ActionSpec, subset: tuple[in
 
 def plan_video(seed: int, split: str, class_index: int, video_index: int, action: ActionSpec,
                subset: tuple[int, int] | None, *, video: str, frames: int, size: int, fps: int,
-               nuisance: float = 1.0) -> VideoPlan:
+               nuisance: float = 1.0, quirks: int = DEFAULT_QUIRKS) -> VideoPlan:
     """Everything random about one video, from its own SeedSequence (independent streams for the
-    movements, the nuisances and the quirks, so each depends only on the seed and the position)."""
+    movements, the nuisances and the quirks, so each depends only on the seed and the position; the
+    draws of quirk level 2 come after those of level 1, which therefore stay as they were)."""
     split_code = {"train": 0, "test": 1}[split]
     movement_seq, nuisance_seq, quirk_seq = np.random.SeedSequence(
         [seed, split_code, class_index, video_index]).spawn(3)
     shown = _choose_shown(np.random.default_rng(movement_seq), action, subset, frames)
     looks = _draw_nuisance(np.random.default_rng(nuisance_seq), size, nuisance)
-    quirks = np.random.default_rng(quirk_seq)
-    return VideoPlan(
-        split=split, folder=action.folder, video=video, frames=frames, size=size, fps=fps, shown=shown,
-        nuisance=looks,
-        empty=quirks.random(frames) < 0.03,
-        hidden=quirks.random((frames, len(PARTS))) < 0.05,
-        undefined=quirks.random((frames, len(PARTS))) < 0.04,
-    )
+    rng = np.random.default_rng(quirk_seq)
+    empty, hidden, undefined = (rng.random(frames) < 0.03, rng.random((frames, len(PARTS))) < 0.05,
+                                rng.random((frames, len(PARTS))) < 0.04)
+    level2 = {}
+    if quirks >= 2:
+        level2 = dict(bystander=np.digitize(rng.random(frames), [0.94, 0.97]) * (~empty),
+                      bare=rng.random((frames, len(PARTS))) < 0.1,
+                      fraction=rng.random((frames, len(PARTS) + 1, 4)))
+    if quirks == 0:
+        empty, hidden, undefined = np.zeros_like(empty), np.zeros_like(hidden), np.zeros_like(undefined)
+    return VideoPlan(split=split, folder=action.folder, video=video, frames=frames, size=size, fps=fps,
+                     shown=shown, nuisance=looks, empty=empty, hidden=hidden, undefined=undefined, **level2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1061,15 +1091,36 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], *, size: int, fps: int, 
 # ----------------------------------------------------------------------------------------------
 
 
+def _float_boxes(boxes: list, fraction: np.ndarray, size: int) -> list:
+    """Int boxes (n, 4) widened by a fraction of a pixel and rounded to 2 decimals, still inside the frame."""
+    widened = np.asarray(boxes, dtype=np.float64) + fraction * np.array([-1.0, -1.0, 1.0, 1.0])
+    return np.round(np.clip(widened, 0, size), 2).tolist()
+
+
+def _bystander(kind: int, size: int, frame: int) -> dict:
+    """An idle second human in a corner of the frame: three parts in float coordinates, or none."""
+    box = [round(size * 0.02, 2), round(size * 0.05, 2), round(size * 0.21, 2), round(size * 0.48, 2)]
+    parts = [] if kind == 2 else [
+        {"name": part, "box": [box[0] + 0.5, box[1] + 1.25 * k, box[2] - 0.5, box[1] + 1.25 * k + size * 0.1],
+         "verb": UNDEFINED if (frame + k) % 3 == 0 else NO_MOVEMENT, "obj_class": None, "obj_bbox": None}
+        for k, part in enumerate(("head", "left_arm", "right_leg"))]
+    return {"number": 1, "box": box, "parts": parts}
+
+
 def frame_labels(plan: VideoPlan, geo: Geometry) -> list[str]:
     """The frame JSON strings of a video (what img_00001.json ... hold)."""
     size = plan.size
     part_px = np.stack([pixel_boxes(geo.boxes[p], size) for p in PARTS], axis=1).tolist()  # (frames, 10, 4)
     human = np.stack([geo.boxes[p] for p in PARTS], axis=1)
     human_px = pixel_boxes(np.concatenate([human[..., :2].min(axis=1), human[..., 2:].max(axis=1)], -1), size).tolist()
+    if plan.fraction is not None:
+        human_px = _float_boxes(human_px, plan.fraction[:, 0], size)
+        part_px = _float_boxes(part_px, plan.fraction[:, 1:], size)
     by_part = {s.movement.part: s for s in plan.shown}
     objects = {t.part: (t.name, pixel_boxes(t.boxes, size).tolist()) for t in geo.objects}
     empty, hidden, undefined = plan.empty.tolist(), plan.hidden.tolist(), plan.undefined.tolist()
+    bare = plan.bare.tolist() if plan.bare is not None else None
+    bystander = plan.bystander.tolist() if plan.bystander is not None else [0] * plan.frames
     documents = []
     for i in range(plan.frames):
         if empty[i]:
@@ -1083,11 +1134,13 @@ def frame_labels(plan: VideoPlan, geo: Geometry) -> list[str]:
             verb, obj, obj_box = (UNDEFINED if undefined[i][j] else NO_MOVEMENT), None, None
             if shown is not None and shown.start <= i <= shown.end:
                 verb = shown.movement.state
-                if part in objects:
+                if part in objects and not (bare and bare[i][j]):
                     obj, obj_box = objects[part][0], objects[part][1][i]
             parts.append({"name": part, "box": part_px[i][j], "verb": verb, "obj_class": obj, "obj_bbox": obj_box})
-        documents.append(json.dumps({"humans": [{"number": 0, "box": human_px[i], "parts": parts}]},
-                                    separators=(",", ":")))
+        humans = [{"number": 0, "box": human_px[i], "parts": parts}]
+        if bystander[i]:
+            humans.append(_bystander(bystander[i], size, i))
+        documents.append(json.dumps({"humans": humans}, separators=(",", ":")))
     return documents
 
 
@@ -1099,8 +1152,9 @@ def shown_truth(plan: VideoPlan, annotated: bool) -> list[dict[str, object]]:
         row: dict[str, object] = {"name": shown.movement.name, "start": shown.start + 1, "end": shown.end + 1}
         if annotated:
             j = PARTS.index(shown.movement.part)
+            dropped = plan.bare[:, j] if plan.bare is not None and shown.movement.object else np.zeros(plan.frames, bool)
             labelled = [i + 1 for i in range(shown.start, shown.end + 1)
-                        if not plan.empty[i] and not plan.hidden[i, j]]
+                        if not plan.empty[i] and not plan.hidden[i, j] and not dropped[i]]
             row.update(frames=len(labelled), first_frame=labelled[0] if labelled else None,
                        last_frame=labelled[-1] if labelled else None)
         rows.append(row)
@@ -1114,8 +1168,9 @@ def shown_truth(plan: VideoPlan, annotated: bool) -> list[dict[str, object]]:
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def video_names(seed: int, count: int) -> list[str]:
-    """`count` distinct Kinetics-like names: 11 YouTube-id characters, then _start_end seconds."""
+def video_names(seed: int, count: int, quirks: int = DEFAULT_QUIRKS) -> list[str]:
+    """`count` distinct Kinetics-like names: 11 YouTube-id characters, then _start_end seconds. At quirk
+    level 2 the first id starts with `-` and the second holds `_` (as YouTube ids can)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x1D]))
     names: list[str] = []
     seen: set[str] = set()
@@ -1123,6 +1178,8 @@ def video_names(seed: int, count: int) -> list[str]:
         youtube_id = "".join(_ID_ALPHABET[int(k)] for k in rng.integers(0, 64, 11))
         start = int(rng.integers(0, 900))
         name = f"{youtube_id}_{start:06d}_{start + int(rng.integers(3, 11)):06d}"
+        if quirks >= 2 and len(names) < 2:
+            name = "-" + name[1:] if not names else name[:5] + "_" + name[6:]
         if name not in seen:
             seen.add(name)
             names.append(name)
@@ -1150,8 +1207,11 @@ class SynthSummary:
 
 
 def _validate(out_dir: Path, classes: int, train_per_class: int, test_per_class: int, frames: int,
-              size: int, fps: int, seed: int, composition: Path | None, nuisance: float = 1.0) -> None:
+              size: int, fps: int, seed: int, composition: Path | None, nuisance: float = 1.0,
+              quirks: int = DEFAULT_QUIRKS) -> None:
     checks = [
+        (type(quirks) is int and quirks in QUIRK_LEVELS,
+         f"quirks must be one of {', '.join(map(str, QUIRK_LEVELS))} (got {quirks!r})"),
         (isinstance(nuisance, (int, float)) and 0.0 <= nuisance <= 1.0,
          f"nuisance must be a number from 0 to 1 (got {nuisance!r})"),
         (isinstance(classes, int) and classes >= 2, f"classes must be an integer >= 2 (got {classes!r})"),
@@ -1212,19 +1272,24 @@ def _write_video(out_dir: Path, plan: VideoPlan, codec: str, *, link_to: Path | 
 def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_per_class: int = 1,
              frames: int = 16, size: int = 112, fps: int = 8, seed: int = 0,
              composition: Path | None = None, share_videos: bool = False, nuisance: float = 1.0,
-             progress: Callable[[int, int], None] | None = None) -> SynthSummary:
+             quirks: int = DEFAULT_QUIRKS, progress: Callable[[int, int], None] | None = None) -> SynthSummary:
     """Write a synthetic Kinetics-TPS folder into `out_dir` (new or empty); see the module docstring."""
     out_dir = Path(out_dir)
-    _validate(out_dir, classes, train_per_class, test_per_class, frames, size, fps, seed, composition, nuisance)
+    _validate(out_dir, classes, train_per_class, test_per_class, frames, size, fps, seed, composition, nuisance,
+              quirks)
     began = time.perf_counter()
     vocabulary = (composition_vocabulary(Path(composition), classes) if composition is not None
                   else default_vocabulary(classes))
+    if quirks >= 2 and composition is None:  # a class folder with parentheses, as Kinetics' hurling_(sport)
+        last = vocabulary.actions[-1]
+        vocabulary = replace(vocabulary, actions=(*vocabulary.actions[:-1], replace(
+            last, folder=last.folder + PAREN_QUALIFIER, name=action_name(last.folder + PAREN_QUALIFIER))))
     codec = pick_codec()
     lists = out_dir / "list"
     lists.mkdir(parents=True, exist_ok=True)
     counts = {"train": train_per_class, "test": test_per_class}
     total = classes * (train_per_class + test_per_class)
-    names = iter(video_names(seed, total))
+    names = iter(video_names(seed, total, quirks))
     flists: dict[str, list[str]] = {"train": ["video,frames"], "test": ["video,frames"]}
     truth_videos: dict[str, dict[str, dict[str, object]]] = {"train": {}, "test": {}}
     done = frame_jsons = rendered = 0
@@ -1235,7 +1300,8 @@ def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_
             first: Path | None = None  # the class's rendered video, when share_videos links the others to it
             for video_index in range(count):
                 plan = plan_video(seed, split, class_index, video_index, action, vocabulary.subset,
-                                  video=next(names), frames=frames, size=size, fps=fps, nuisance=nuisance)
+                                  video=next(names), frames=frames, size=size, fps=fps, nuisance=nuisance,
+                                  quirks=quirks)
                 path = _write_video(out_dir, plan, codec, link_to=first)
                 rendered += first is None
                 if share_videos and first is None:
@@ -1260,6 +1326,7 @@ def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_
     truth = _truth(vocabulary, truth_videos, seed=seed, codec=codec, options={
         "classes": classes, "train_per_class": train_per_class, "test_per_class": test_per_class,
         "frames": frames, "size": size, "fps": fps, "share_videos": share_videos, "nuisance": nuisance,
+        "quirks": quirks,
         "composition": str(composition) if composition is not None else None})
     truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - began

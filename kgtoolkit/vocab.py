@@ -15,12 +15,15 @@ BODY_PARTS: tuple[str, ...] = (
 )
 # Part states written with a particle ("step on", "put down") keep it; everything after is the object.
 STATE_PARTICLES = frozenset({"on", "down", "up", "off", "at", "to", "in", "out", "over", "with"})
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")  # video files a dataset folder may hold
 NO_MOVEMENT = "none"  # the part does not move: not a movement entity
 UNDEFINED = "others"  # an undefined state: a movement only together with an object
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Movement:
+    """No ordering on purpose: `object` is a str or None, which do not compare; order by `id`."""
+
     part: str
     state: str
     object: str | None = None

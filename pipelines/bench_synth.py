@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{platform.machine()}", flush=True)
     parent = args.out or Path(tempfile.mkdtemp(prefix="bench_synth_"))
     parent.mkdir(parents=True, exist_ok=True)
-    common = {"size": args.size, "fps": args.fps, "seed": args.seed}
+    common = {"size": args.size, "fps": args.fps, "seed": args.seed, "quirks": 1}  # the quirks its BENCHMARKS figures were measured with
     try:
         if not args.skip_normal:
             run("normal", parent, args.keep, classes=args.classes, train_per_class=args.train_per_class,

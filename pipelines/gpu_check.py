@@ -127,7 +127,7 @@ def loader_rate(args: argparse.Namespace, backbone, batch: int, pin: bool) -> fl
 
         per_class = max(1, args.videos // 8)
         generate(Path(tmp) / "ktps", classes=8, train_per_class=per_class, test_per_class=1,
-                 frames=max(16, args.frames * 2), size=args.size, seed=0)
+                 frames=max(16, args.frames * 2), size=args.size, seed=0, quirks=1)
         files = sorted((Path(tmp) / "ktps" / "train_videos").rglob("*.mp4"))
         decoder = ClipDecoder(args.frames, backbone.image_size, backbone.mean, backbone.std)
         dataset = ClipDataset([ClipSpec(str(f)) for f in files], decoder, train=True, seed=0)

@@ -1,7 +1,9 @@
 """Shared fixtures. The Neo4j tests talk to a real Neo4j 5.26 over Bolt: the one NEO4J_URI names
 (with NEO4J_PASSWORD), or else one this session starts from Maven Central artifacts on Java 17
 (`kgtoolkit.server.local.LocalNeo4j`) on a free port, and stops at the end. A Neo4j that cannot
-be had is a test failure, never a skip."""
+be had is a test failure, never a skip. The server this session starts lets LOAD CSV read files from
+its home's import/ folder only (`neo4j_import_dir`); a server of NEO4J_URI names its folder in
+NEO4J_IMPORT_DIR."""
 
 from __future__ import annotations
 
@@ -34,22 +36,35 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     password = secrets.token_urlsafe(16)
     previous = os.environ.get("NEO4J_PASSWORD")
     os.environ["NEO4J_PASSWORD"] = password
-    server = LocalNeo4j(tmp_path_factory.mktemp("neo4j-home"), port=free_port())
+    home = tmp_path_factory.mktemp("neo4j-home")
+    server = LocalNeo4j(home, port=free_port(), file_import=home / "import")  # the one folder LOAD CSV may read
     try:
         info = server.up()
     except Exception as error:  # noqa: BLE001 - reported as a failure with its cause
         pytest.fail(f"could not start the local Neo4j for the tests: {error}")
     print(f"\n[tests] Neo4j {info.version} started at {info.bolt_uri} (pid {info.pid})")
     os.environ["NEO4J_URI"] = info.bolt_uri
+    os.environ["NEO4J_IMPORT_DIR"] = str(home / "import")
     try:
         yield info.bolt_uri
     finally:
         server.down()
         os.environ.pop("NEO4J_URI", None)
+        os.environ.pop("NEO4J_IMPORT_DIR", None)
         if previous is None:
             os.environ.pop("NEO4J_PASSWORD", None)
         else:
             os.environ["NEO4J_PASSWORD"] = previous
+
+
+@pytest.fixture(scope="session")
+def neo4j_import_dir(neo4j_uri: str) -> Path:
+    """The one folder whose files the test server's LOAD CSV may read."""
+    folder = os.environ.get("NEO4J_IMPORT_DIR")
+    if not folder:
+        pytest.fail("NEO4J_URI names a server of your own: set NEO4J_IMPORT_DIR to its import folder "
+                    "(server.directories.import, with dbms.security.allow_csv_import_from_file_urls=true)")
+    return Path(folder)
 
 
 def snapshot(store) -> dict:

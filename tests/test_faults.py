@@ -423,7 +423,8 @@ BAD_DOCUMENT = st.one_of(
     st.tuples(st.lists(GOOD_PART, max_size=2), BAD_PART).map(
         lambda t: json.dumps({"humans": [{"box": [1, 2, 3, 4], "parts": [*t[0], t[1]]}]}).encode()),
     JSON_VALUES.filter(lambda v: not isinstance(v, dict)).map(lambda h: json.dumps({"humans": [h]}).encode()),
-    JSON_VALUES.filter(lambda v: not isinstance(v, list)).map(lambda p: json.dumps({"humans": [{"parts": p}]}).encode()),
+    JSON_VALUES.filter(lambda v: not isinstance(v, (list, dict))).map(  # parts keyed by name are read too
+        lambda p: json.dumps({"humans": [{"parts": p}]}).encode()),
     st.sampled_from([b"", b"  \n", b"{", b'{"humans": [', b"\xff\xfe\x00",
                      b"NaN", b"[" * 50_000, b"1" * 5000, b'{"humans": NaN}', b'{"humans": {"0": []}}',
                      b'\xef\xbb\xbf["a UTF-8 BOM before a list"]']),
@@ -477,8 +478,8 @@ def test_a_bad_part_entry_is_always_refused_by_the_parser(part, good):
     from kgtoolkit.ingest.frames import parse_frame
 
     doc = json.dumps({"humans": [{"box": [1, 2, 3, 4], "parts": [*good, part]}]}).encode()
-    movements, problems = parse_frame(doc)
-    assert len(problems) == 1 and problems[0].startswith("humans[0].parts[")
+    movements, problems, outside = parse_frame(doc)
+    assert len(problems) == 1 and problems[0].startswith("humans[0].parts[") and outside == []
     assert len(movements) <= len(good)
 
 

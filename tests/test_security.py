@@ -325,7 +325,8 @@ def test_links_fifos_and_flist_paths_cannot_lead_outside_the_dataset(small_datas
     assert reported(f"train_annotations/{label}/{video}/{video}/{frames[0].name}", "symbolic link")
     assert reported(f"train_annotations/{label}/{video}/{video}/{frames[-1].name}", "not a regular file")
     assert reported(f"test_videos/{label}/pipe.mp4", "not a regular file")
-    assert sum("listed, but its video file is missing" in r and "outside" in p for p, r in problems) == 2
+    assert sum("is not a path inside the dataset" in r and p.startswith("list/video_train_flist.csv:")
+               for p, r in problems) == 2
 
     with EmbeddedGraphStore(tmp_path / "graph") as store:
         videos = {n.id: n.props for page in store.iter_nodes("Video") for n in page}
@@ -337,3 +338,94 @@ def test_links_fifos_and_flist_paths_cannot_lead_outside_the_dataset(small_datas
     after = sorted((p.relative_to(tmp_path), p.lstat().st_mtime_ns) for p in tmp_path.rglob("*")
                    if not p.is_relative_to(tmp_path / "graph") and p != report_file)
     assert after == before  # nothing inside or outside the dataset was written
+
+
+# --- the local Neo4j reads no file outside its import folder, and no local network --------------------------
+@pytest.mark.neo4j
+def test_load_csv_reads_the_import_folder_only(neo4j_uri: str, neo4j_import_dir: Path, tmp_path: Path):
+    from kgtoolkit.errors import GraphStoreError
+    from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+
+    (neo4j_import_dir / "sub").mkdir(exist_ok=True)
+    (neo4j_import_dir / "sub" / "inside.csv").write_text("video,frames\nx,8\n")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("the secret,42\n")
+    load = "LOAD CSV FROM $url AS row RETURN row"
+    with Neo4jGraphStore(neo4j_uri) as store:
+        assert store.cypher(load, {"url": "file:///sub/inside.csv"}) == [{"row": ["video", "frames"]},
+                                                                         {"row": ["x", "8"]}]
+        refused = [f"file://{secret}", "file:///../../../../../../../../etc/passwd", "file:///sub/../../secret.csv",
+                   f"file:{secret}", "file:///%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]
+        for url in refused:
+            with pytest.raises(GraphStoreError, match="Cannot load from URL .*ExternalResourceFailed") as error:
+                store.cypher(load, {"url": url})
+            assert "the secret" not in str(error.value) and "root:" not in str(error.value)
+        procedures = {row["name"] for row in store.cypher("SHOW PROCEDURES YIELD name RETURN name")}
+        assert not {p for p in procedures if p.startswith("apoc.") or re.search(r"load|import|file|url|http", p, re.I)}
+    out = kgtoolkit("query", f"LOAD CSV FROM 'file://{secret}' AS row RETURN row", "--graph", neo4j_uri)
+    assert "Couldn't load the external resource" in one_clear_line(out) and "the secret" not in out.stdout + out.stderr
+
+
+@pytest.mark.neo4j
+def test_load_csv_cannot_reach_services_on_this_machine(neo4j_uri: str, tmp_path: Path):
+    """LOAD CSV over http(s)/ftp is refused for loopback, private and link-local hosts (the host's own
+    services, a cloud metadata endpoint), however the address is written."""
+    import functools
+    import http.server
+    import threading
+
+    from kgtoolkit.errors import GraphStoreError
+    from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+    from kgtoolkit.server.local import free_port
+
+    (tmp_path / "w.csv").write_text("served,1\n")
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        import urllib.request
+
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/w.csv").read() == b"served,1\n"  # it does answer
+        with Neo4jGraphStore(neo4j_uri) as store:
+            for url in (f"http://127.0.0.1:{port}/w.csv", f"http://localhost:{port}/w.csv", f"http://[::1]:{port}/w.csv",
+                        f"http://2130706433:{port}/w.csv", f"ftp://127.0.0.1:{port}/w.csv",
+                        "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/x.csv"):
+                with pytest.raises(GraphStoreError, match="blocked via the configuration property"):
+                    store.cypher("LOAD CSV FROM $url AS row RETURN row", {"url": url})
+    finally:
+        server.shutdown()
+
+
+def test_local_server_configuration_is_loopback_only_and_file_import_off_by_default(tmp_path: Path):
+    from kgtoolkit.errors import ServerError
+    from kgtoolkit.server.local import LocalNeo4j
+
+    def conf(server: LocalNeo4j) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in server._conf().splitlines() if line and not line.startswith("#"))
+
+    default = conf(LocalNeo4j(tmp_path / "home", port=7999))
+    assert default["dbms.security.allow_csv_import_from_file_urls"] == "false"
+    assert default["server.directories.import"] == str((tmp_path / "home" / "import").resolve())
+    assert default["server.default_listen_address"] == "127.0.0.1"
+    assert default["server.bolt.listen_address"] == "127.0.0.1:7999"
+    assert default["server.http.enabled"] == default["server.https.enabled"] == "false"
+    assert {"127.0.0.0/8", "::1/128", "169.254.0.0/16", "10.0.0.0/8"} <= set(default["internal.dbms.cypher_ip_blocklist"].split(","))
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    allowed = conf(LocalNeo4j(tmp_path / "home", port=7999, file_import=folder))
+    assert allowed["dbms.security.allow_csv_import_from_file_urls"] == "true"
+    assert allowed["server.directories.import"] == str(folder.resolve())
+    with pytest.raises(ServerError, match="--allow-file-import .*missing: not a folder"):
+        LocalNeo4j(tmp_path / "home2", port=7998, file_import=tmp_path / "missing").up()
+
+
+def test_docker_compose_has_the_same_settings():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["neo4j"]
+    env = compose["environment"]
+    assert env["NEO4J_dbms_security_allow__csv__import__from__file__urls"] == "${NEO4J_ALLOW_FILE_IMPORT:-false}"
+    assert env["NEO4J_server_directories_import"] == "/var/lib/neo4j/import"
+    from kgtoolkit.server.local import BLOCKED_NETWORKS
+
+    assert env["NEO4J_internal_dbms_cypher__ip__blocklist"] == ",".join(BLOCKED_NETWORKS)
+    assert all(port.startswith("127.0.0.1:") for port in compose["ports"])

@@ -7,7 +7,6 @@ EXHIBITS / OF_PART / USES edges in batches, and INVOLVES edges from training vid
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgtoolkit.ingest.flist import FlistError, FlistRow, read_flist
 from kgtoolkit.ingest.frames import VideoFrames, read_video_frames
 from kgtoolkit.ingest.report import IngestReport
 from kgtoolkit.ingest.splits import carve_validation
@@ -22,6 +22,7 @@ from kgtoolkit.ingest.videos import VideoError, VideoInfo, probe_video
 from kgtoolkit.ingest.writer import GraphWriter
 from kgtoolkit.vocab import (
     BODY_PARTS,
+    VIDEO_SUFFIXES,
     Movement,
     action_id,
     action_name,
@@ -31,7 +32,6 @@ from kgtoolkit.vocab import (
     video_id,
 )
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 SPLIT_DIRS = {"train": "train_videos", "test": "test_videos"}
 
 
@@ -73,7 +73,8 @@ class Layout:
     parts: frozenset[str]
     states: set[str] | None
     objects: set[str] | None
-    flist: dict[tuple[str, str], int] = field(default_factory=dict)  # (class, video) -> frames
+    flists: dict[str, str] = field(default_factory=dict)  # split -> its flist file, when it was read
+    listed: dict[tuple[str, str, str], FlistRow] = field(default_factory=dict)  # (split, class, video) -> row
     tasks: list[VideoTask] = field(default_factory=list)
 
 
@@ -85,9 +86,10 @@ def process_video(task: VideoTask) -> VideoResult:
             result.info = probe_video(task.video_path)
         except VideoError as error:
             result.video_error = str(error)
-    if task.annotation_dir is not None:
+    if task.annotation_dir is not None and result.video_error is None:
         rel = f"train_annotations/{task.label}/{task.name}/{task.name}"
-        result.frames = read_video_frames(task.annotation_dir, rel, task.parts)
+        size = (result.info.width, result.info.height) if result.info else None
+        result.frames = read_video_frames(task.annotation_dir, rel, task.parts, size)
     return result
 
 
@@ -109,25 +111,58 @@ def _read_list(path: Path, report: IngestReport, root: Path) -> list[str] | None
         return None
 
 
-def _read_flist(path: Path, report: IngestReport, root: Path, into: dict[tuple[str, str], int]) -> None:
+def _read_flist(root: Path, split: str, report: IngestReport) -> list[FlistRow] | None:
+    """The rows of one split's flist, or None when it is missing or cannot be read (then frame counts
+    are not cross-checked); bad rows are reported and the others kept."""
+    rel = f"list/video_{split}_flist.csv"
+    path = root / rel
     if not path.is_file():
-        report.reject(path.relative_to(root), "missing: frame counts are not cross-checked", "warning")
-        return
-    rel = path.relative_to(root)
+        report.reject(rel, "missing: frame counts are not cross-checked", "warning")
+        return None
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for line_no, row in enumerate(csv.reader(handle), start=1):
-                if not row or (line_no == 1 and not row[-1].strip().isdigit()):
-                    continue  # blank line or header
-                try:
-                    frames = int(row[-1])
-                    key = row[0].strip().removesuffix(".mp4")
-                    label, _, name = key.rpartition("/")
-                    into[(label, name)] = frames
-                except (ValueError, IndexError):
-                    report.reject(f"{rel}:{line_no}", f"not a `video,frames` row: {','.join(row)[:80]!r}")
-    except (OSError, UnicodeDecodeError) as error:
-        report.reject(rel, f"unreadable: {error}")
+        rows, problems = read_flist(path, rel)
+    except FlistError as error:
+        report.reject(rel, f"{error}; frame counts are not cross-checked")
+        return None
+    for where, reason in problems:
+        report.reject(where, reason)
+    return rows
+
+
+def _match_flist(split: str, rows: list[FlistRow], on_disk: dict[str, list[str]], layout: Layout,
+                 report: IngestReport) -> None:
+    """Match one split's flist rows to its video files by video id (`on_disk`: id -> class folders
+    holding it); a row without a class whose id is in two classes is ambiguous."""
+    folder = SPLIT_DIRS[split]
+    for row in rows:
+        classes = on_disk.get(row.video, [])
+        if row.label is not None:
+            matched = [row.label] if row.label in classes else []
+            if not matched:
+                elsewhere = f" (a video of that id is in {', '.join(classes)})" if classes else ""
+                report.reject(row.where, f"lists {row.label}/{row.video}, but its video file "
+                              f"{folder}/{row.label}/{row.video}.mp4 is missing{elsewhere}")
+        elif len(classes) == 1:
+            matched = classes
+        elif not classes:
+            matched = []
+            report.reject(row.where, f"lists video {row.video}, but its video file {folder}/<class>/{row.video}.mp4 "
+                          "is missing (no class folder holds it)")
+        else:
+            matched = []
+            report.reject(row.where, f"video id {row.video} names no class and matches {len(classes)} videos: "
+                          + ", ".join(f"{folder}/{c}/{row.video}" for c in classes)
+                          + "; ambiguous, so their frame counts are not checked against this row")
+            for label in classes:  # not "unlisted" either: the row may be theirs
+                layout.listed.setdefault((split, label, row.video), FlistRow(row.video, label, -1, row.where))
+        for label in matched:
+            key = (split, label, row.video)
+            if key in layout.listed and layout.listed[key].frames >= 0:  # not the placeholder of an ambiguous row
+                first = layout.listed[key]
+                report.reject(row.where, f"lists {label}/{row.video} again ({first.where} did, with "
+                              f"{first.frames} frames); the first row is used", "warning")
+            else:
+                layout.listed[key] = row
 
 
 def _safe_children(folder: Path, root: Path, report: IngestReport, dirs: bool) -> Iterator[Path]:
@@ -167,9 +202,7 @@ def scan_layout(root: Path, report: IngestReport) -> Layout:
         states=set(states) if states else None,
         objects=set(objects) if objects else None,
     )
-    _read_flist(root / "list" / "video_train_flist.csv", report, root, layout.flist)
-    _read_flist(root / "list" / "video_test_flist.csv", report, root, layout.flist)
-
+    flist_rows = {split: _read_flist(root, split, report) for split in SPLIT_DIRS}
     videos: dict[tuple[str, str, str], Path] = {}
     for split, folder in SPLIT_DIRS.items():
         if not (root / folder).is_dir():
@@ -194,14 +227,22 @@ def scan_layout(root: Path, report: IngestReport) -> Layout:
                     report.reject(video_dir.relative_to(root), f"expected the frame JSONs in {video_dir.name}/{video_dir.name}/")
     for (label, name), folder in sorted(annotations.items()):
         if ("train", label, name) not in videos:
-            where = "test_videos (test videos have no annotations)" if ("test", label, name) in videos else "train_videos"
-            report.reject(folder.relative_to(root), f"annotations for video {label}/{name}, which is not in {where}; not ingested")
+            if ("test", label, name) in videos:
+                reason = f"annotations for video {label}/{name}, which is in test_videos (test videos have no annotations)"
+            else:
+                reason = f"annotations for video {label}/{name}, whose video file train_videos/{label}/{name}.mp4 is missing"
+            report.reject(folder.relative_to(root), reason + "; not ingested")
     for (split, label, name), path in sorted(videos.items()):
         annotation = annotations.get((label, name)) if split == "train" else None
         layout.tasks.append(VideoTask(label, name, split, path, annotation, layout.parts))
-    for (label, name) in sorted(layout.flist):
-        if not any((s, label, name) in videos for s in SPLIT_DIRS):
-            report.reject(f"list/*_flist.csv: {label}/{name}", "listed, but its video file is missing")
+    for split, rows in flist_rows.items():
+        if rows is not None:
+            layout.flists[split] = f"list/video_{split}_flist.csv"
+            on_disk: dict[str, list[str]] = defaultdict(list)
+            for (video_split, label, name) in sorted(videos):
+                if video_split == split:
+                    on_disk[name].append(label)
+            _match_flist(split, rows, on_disk, layout, report)
     return layout
 
 
@@ -242,7 +283,7 @@ def ingest_ktps(
 
     for label, movements in sorted(shows.items()):
         total = train_videos[label]
-        for movement, n in sorted(movements.items()):
+        for movement, n in sorted(movements.items(), key=lambda item: item[0].id):
             support = n / total
             if n >= options.min_videos and support >= options.min_support:
                 writer.rel("INVOLVES", action_id(label), movement.id, support=round(support, 4), videos=n)
@@ -276,29 +317,43 @@ def _write_video(result: VideoResult, split: str, layout: Layout, writer: GraphW
         annotatedFrames=frames.frame_files if frames else 0,
     )
     writer.rel("SHOWS", vid, action_id(task.label))
-    listed = layout.flist.get((task.label, task.name))
-    if layout.flist and listed is None:
-        report.reject(rel_video, "not listed in the flist CSV", "warning")
-    elif listed is not None and listed != info.frames:
-        report.reject(rel_video, f"frame count disagrees: the video has {info.frames}, the flist CSV says {listed}", "warning")
+    if frames is not None:
+        for path, reason in frames.problems:
+            report.reject(path, reason)
+        for path, reason in frames.warnings:
+            report.reject(path, reason, "warning")
+        report.frame_files += frames.frame_files
+    _check_frame_counts(task, rel_video, info, frames, layout, report)
     if frames is None:
         if task.split_dir == "train":
             report.reject(rel_video, "training video without frame annotations: no EXHIBITS edges", "warning")
         return None
-    for path, reason in frames.problems:
-        report.reject(path, reason)
-    report.frame_files += frames.frame_files
-    if frames.frame_files and frames.last_frame != info.frames:
-        report.reject(
-            f"train_annotations/{task.label}/{task.name}",
-            f"frame count disagrees: the video has {info.frames} frames, the annotations run to img_{frames.last_frame:05d}",
-            "warning",
-        )
-    for movement, stats in sorted(frames.movements.items()):
+    for movement, stats in sorted(frames.movements.items(), key=lambda item: item[0].id):
         _write_movement(movement, layout, writer, report)
         writer.rel("EXHIBITS", vid, movement.id, frames=stats.frames, firstFrame=stats.first, lastFrame=stats.last,
                    coverage=round(stats.frames / max(frames.frame_files, 1), 4))
     return set(frames.movements)
+
+
+def _check_frame_counts(task: VideoTask, rel_video: Path, info: VideoInfo, frames: VideoFrames | None,
+                        layout: Layout, report: IngestReport) -> None:
+    """One warning per video whose decoded frames, flist row and annotation files disagree, with every
+    number and what was trusted: numFrames is the decoded count; the annotations are ingested as they are."""
+    flist = layout.flists.get(task.split_dir)
+    row = layout.listed.get((task.split_dir, task.label, task.name))
+    if flist is not None and row is None:
+        report.reject(rel_video, f"not listed in {flist}", "warning")
+    claims = []
+    if row is not None and row.frames >= 0 and row.frames != info.frames:
+        claims.append(f"{row.where} says {row.frames}")
+    if frames is not None and frames.frame_files and frames.last_frame != info.frames:
+        claims.append(f"the annotations train_annotations/{task.label}/{task.name}/{task.name}/ run to "
+                      f"img_{frames.last_frame:05d} ({frames.frame_files} files)")
+    if claims:
+        annotations = "; the annotations are ingested as they are" if frames is not None and frames.frame_files else ""
+        report.reject(rel_video, f"frame counts disagree: the video decodes to {info.frames} frames, "
+                      + " and ".join(claims) + f"; trusted: the decoded video (numFrames {info.frames}){annotations}",
+                      "warning")
 
 
 def _write_movement(movement: Movement, layout: Layout, writer: GraphWriter, report: IngestReport) -> None:

@@ -4,7 +4,11 @@
 //
 // Configuration comes from the environment so that nothing secret is on the command line:
 //   KGTOOLKIT_NEO4J_HOME      data, logs and run files; its conf/neo4j.conf (written by
-//                             kgtoolkit: Bolt address, memory, auth) is loaded as is
+//                             kgtoolkit: listeners on 127.0.0.1, memory, auth, LOAD CSV confined
+//                             to one import folder or off, no LOAD CSV from local networks) is
+//                             loaded as is. The embedded builder has no import root of its own
+//                             (Neo4j's distribution sets one in its neo4j.conf): without that
+//                             conf, LOAD CSV would read any absolute path on the machine.
 //   KGTOOLKIT_NEO4J_PASSWORD  password set for the `neo4j` user at start
 import java.nio.file.Path;
 import java.util.Map;

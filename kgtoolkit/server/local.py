@@ -7,6 +7,13 @@ directory and Bolt on 127.0.0.1. The password is handed over in the child's envi
 its command line or in a log. `up` waits until a Cypher query answers; `status` reads the pid
 file and asks the server its version; `down` stops that pid with SIGTERM (a clean shutdown),
 then SIGKILL after a grace period.
+
+Safety (`LocalNeo4j._conf`): every listener on 127.0.0.1 (HTTP and HTTPS off); `LOAD CSV` from file
+URLs off unless `file_import` names a folder, and then confined to it (Neo4j's embedded default
+reads any absolute path on the machine: no import root is set outside its own distribution's
+neo4j.conf); `LOAD CSV` from URLs whose host is on this machine or a private, link-local or
+carrier-grade network refused (`internal.dbms.cypher_ip_blocklist`), so a query cannot reach the
+host's other local services or a cloud metadata endpoint.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from kgtoolkit.errors import ServerError
 
 NEO4J_VERSION = "5.26.30"
 DEFAULT_PORT = 7687
+# LOAD CSV may not fetch from these networks: this machine, private ranges, link-local (cloud metadata).
+BLOCKED_NETWORKS = ("0.0.0.0/8", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+                    "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10")
 LAUNCHER = Path(__file__).with_name("KgToolkitNeo4j.java")
 
 # Neo4j's own JVM flags, as its neo4j.conf ships them (server.jvm.additional).
@@ -99,8 +109,11 @@ class LocalNeo4j:
         version: str = NEO4J_VERSION,
         heap: str = "1g",
         pagecache: str = "256m",
+        file_import: Path | None = None,
     ):
+        """`file_import`: the one folder whose files `LOAD CSV` may read through file URLs; None: none."""
         self.home = (home or default_home()).resolve()
+        self.file_import = Path(file_import).resolve() if file_import is not None else None
         self.port = int(port or os.environ.get("KGTOOLKIT_NEO4J_PORT", DEFAULT_PORT))
         self.cache_dir = (cache_dir or default_cache_dir()).resolve()
         self.version = version
@@ -176,8 +189,11 @@ class LocalNeo4j:
                 f"port {self.port} on 127.0.0.1 is taken by another program: pass --port "
                 "(or set KGTOOLKIT_NEO4J_PORT) to use another one"
             )
-        for sub in ("conf", "data", "logs", "run"):
+        for sub in ("conf", "data", "logs", "run", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
+        if self.file_import is not None and not self.file_import.is_dir():
+            raise ServerError(f"--allow-file-import {self.file_import}: not a folder; create it, or leave the option "
+                              "out to keep LOAD CSV away from files")
         (self.home / "conf" / "neo4j.conf").write_text(self._conf())
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         env.update(KGTOOLKIT_NEO4J_HOME=str(self.home), KGTOOLKIT_NEO4J_PASSWORD=password)
@@ -269,13 +285,19 @@ class LocalNeo4j:
         return self.password_file.read_text().strip(), str(self.password_file)
 
     def _conf(self) -> str:
+        import_root = self.file_import or self.home / "import"  # an empty folder when file loading is off
         return "\n".join([
             "# Written by kgtoolkit (kgtoolkit/server/local.py) at each `db up`.",
+            "server.default_listen_address=127.0.0.1",
             "server.bolt.enabled=true",
             f"server.bolt.listen_address=127.0.0.1:{self.port}",
             f"server.bolt.advertised_address=127.0.0.1:{self.port}",
             "server.http.enabled=false",
+            "server.https.enabled=false",
             "dbms.security.auth_enabled=true",
+            f"dbms.security.allow_csv_import_from_file_urls={'true' if self.file_import else 'false'}",
+            f"server.directories.import={import_root}",
+            f"internal.dbms.cypher_ip_blocklist={','.join(BLOCKED_NETWORKS)}",
             f"server.memory.pagecache.size={self.pagecache}",
             "db.tx_log.rotation.retention_policy=2 files",
             "",
