@@ -29,7 +29,7 @@ from kgtoolkit.errors import GraphStoreError
 from kgtoolkit.graph.embedded import DB_FILE, EmbeddedGraphStore
 from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
 from kgtoolkit.ingest import IngestOptions, ingest
-from kgtoolkit.schema import EMBEDDED_LABELS, LABELS
+from kgtoolkit.schema import EMBEDDED_LABELS, EMBEDDING, LABELS
 from kgtoolkit.server.local import LocalNeo4j, free_port
 from kgtoolkit.synth import generate
 from kgtoolkit.vocab import BODY_PARTS
@@ -208,11 +208,11 @@ class WriteFailsAt:
         self._fail_at = fail_at
         self.calls = 0
 
-    def write_embeddings(self, label, ids, vectors, run):
+    def write_embeddings(self, label, ids, vectors, run, prop=EMBEDDING):
         self.calls += 1
         if self.calls == self._fail_at:
             raise GraphStoreError("injected fault: the connection dropped")
-        return self._store.write_embeddings(label, ids, vectors, run)
+        return self._store.write_embeddings(label, ids, vectors, run, prop)
 
     def __getattr__(self, name):
         return getattr(self._store, name)
@@ -280,6 +280,9 @@ def test_embedding_write_back_interrupted_then_rerun_leaves_only_the_new_run(sto
         vector, _ = store.get_embedding(label, some_id)
         best = store.nearest(label, vector, k=2)[0]
         assert best.score == pytest.approx(1.0, abs=1e-4)
+    # the two-tower run's relation-space vectors are there too, each with its run
+    for label, prop in (("Action", "showsKey"), ("BodyMovement", "exhibitsKey"), ("Video", "showsQuery")):
+        assert {store.get_embedding(label, i, prop)[1] for i in final[label]} == {"new-run"}, (label, prop)
 
 
 def test_embedding_write_back_names_videos_that_no_longer_decode_and_writes_the_rest(store, tmp_path):
