@@ -21,14 +21,18 @@ from __future__ import annotations
 import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
+import pandas as pd
 import torch
 
 from kgtoolkit.model.backbone import load_backbone
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_AB, REL_VA, REL_VB, KGClip
 from kgtoolkit.model.triplet import MIXINGS
+from kgtoolkit.tables import write_tables
 
 ACTIONS, MOVEMENTS = 24, 391  # the KG-CLIP release graph
 
@@ -65,44 +69,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sequence-repeats", type=int, default=1,
                         help="repeats for the joint encoder at batches over 32, without a warm-up (each step takes minutes)")
+    parser.add_argument("--json", type=Path, help="write the figures here (and the tables as Markdown + CSV beside it)")
     args = parser.parse_args()
     torch.manual_seed(0)
     backbone = load_backbone(args.model)
     print(f"{args.model} embeddings (D = {backbone.embed_dim}), {torch.get_num_threads()} CPU threads, "
           f"torch {torch.__version__}; median of {args.repeats} (sequence at batches over 32: "
-          f"{args.sequence_repeats})\n")
-    variants = [(m, 0.0) for m in MIXINGS] + [("sequence", 1.0)]
+          f"{args.sequence_repeats})", flush=True)
     models = {m: KGClip(backbone, frames=8, triplet_mixing=m).train() for m in MIXINGS}
 
-    print("| training: graph branch, forward + backward | " + " | ".join(f"batch {b}" for b in args.batches)
-          + " |")
-    print("|---|" + "---:|" * len(args.batches))
-    step: dict[tuple[str, float], list[float]] = {}
-    for mixing, pair in variants:
-        model = models[mixing]
-        seconds = []
+    step: dict[str, dict[int, float]] = {}
+    for mixing, pair in [(m, 0.0) for m in MIXINGS] + [("sequence", 1.0)]:
+        name = mixing + (" + pair loss" if pair else "")
+        step[name] = {}
         for b in args.batches:
             if pair and b > 32:  # the joint encoder's per-pair terms at batch 64: over 13 GB (docstring)
-                seconds.append(float("nan"))
                 continue
             slow = mixing == "sequence" and b > 32  # minutes a step: no warm-up, --sequence-repeats
             repeats = args.sequence_repeats if slow else args.repeats
-            seconds.append(median_seconds(lambda: graph_step(model, b, pair), repeats, warmup=not slow))
-        step[mixing, pair] = seconds
-        name = mixing + (" + pair loss" if pair else "")
-        print(f"| {name} | " + " | ".join("not run" if s != s else f"{1000 * s:,.0f} ms" for s in seconds) + " |",
-              flush=True)
-    for mixing in ("none", "pairs", "batch"):
-        for before in (("sequence", 0.0), ("sequence", 1.0)):
-            ratios = [(b / a, size) for a, b, size in zip(step[mixing, 0.0], step[before], args.batches) if b == b]
-            print(f"{before[0]}{' + pair loss' if before[1] else ''} / {mixing}: "
-                  + ", ".join(f"{r:.1f}x at batch {size}" for r, size in ratios))
+            step[name][b] = median_seconds(lambda: graph_step(models[mixing], b, pair), repeats, warmup=not slow)
+            print(f"  training step, {name}, batch {b}: {1000 * step[name][b]:,.0f} ms", flush=True)
 
-    print("\n| classification: one clip | 24 actions | 391 movements | keys, once per classifier |")
-    print("|---|---:|---:|---:|")
     video = torch.randn(1, backbone.embed_dim)
     actions, movements = torch.randn(ACTIONS, backbone.embed_dim), torch.randn(MOVEMENTS, backbone.embed_dim)
-    latency = {}
+    latency: dict[str, dict[str, float]] = {}
     for mixing in MIXINGS:
         model = models[mixing].eval()
         if model.two_tower:
@@ -110,18 +100,36 @@ def main() -> None:
                 return (model.relation_keys(actions, REL_VA, CLASS_WEIGHTS),
                         model.relation_keys(movements, REL_VB, MOVEMENT_WEIGHTS))
             class_keys, movement_keys = make_keys()
-            once = f"{1000 * median_seconds(make_keys, args.repeats):,.1f} ms"
-            per_action = median_seconds(lambda: model.keyed_scores(video, class_keys), args.repeats)
-            per_movement = median_seconds(lambda: model.keyed_scores(video, movement_keys), args.repeats)
+            latency[mixing] = {"keys": median_seconds(make_keys, args.repeats),
+                               "actions": median_seconds(lambda: model.keyed_scores(video, class_keys), args.repeats),
+                               "movements": median_seconds(lambda: model.keyed_scores(video, movement_keys),
+                                                           args.repeats)}
         else:
-            once = "-"
-            per_action = median_seconds(lambda: model.class_scores(video, actions), args.repeats)
-            per_movement = median_seconds(lambda: model.movement_scores(video, movements), args.repeats)
-        latency[mixing] = (per_action, per_movement)
-        print(f"| {mixing} | {1000 * per_action:,.1f} ms | {1000 * per_movement:,.1f} ms | {once} |", flush=True)
-    for mixing in ("none", "pairs", "batch"):
-        a, m = (s / t for s, t in zip(latency["sequence"], latency[mixing]))
-        print(f"sequence / {mixing}: {a:.0f}x over the actions, {m:.0f}x over the movements")
+            latency[mixing] = {"actions": median_seconds(lambda: model.class_scores(video, actions), args.repeats),
+                               "movements": median_seconds(lambda: model.movement_scores(video, movements),
+                                                           args.repeats)}
+        print(f"  classification, {mixing}: {latency[mixing]}", flush=True)
+
+    ms = lambda seconds: None if seconds is None else round(1000 * seconds, 1)  # noqa: E731
+    training = pd.DataFrame([{"graph branch, forward + backward": name,
+                              **{f"batch {b} (ms)": ms(times.get(b)) for b in args.batches},
+                              **{f"sequence + pair loss / this, batch {b}": step["sequence + pair loss"][b] / times[b]
+                                 for b in args.batches if b in step["sequence + pair loss"] and b in times},
+                              **{f"sequence / this, batch {b}": step["sequence"][b] / times[b]
+                                 for b in args.batches if b in times}}
+                             for name, times in step.items()])
+    scoring = pd.DataFrame([{"one clip": mixing, f"{ACTIONS} actions (ms)": ms(t["actions"]),
+                             f"{MOVEMENTS} movements (ms)": ms(t["movements"]),
+                             "keys, once per classifier (ms)": ms(t.get("keys")),
+                             "sequence / this, actions": latency["sequence"]["actions"] / t["actions"],
+                             "sequence / this, movements": latency["sequence"]["movements"] / t["movements"]}
+                            for mixing, t in latency.items()])
+    print()
+    write_tables(args.json, {None: training, "scoring": scoring}, floatfmt=",.1f")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "threads": torch.get_num_threads(),
+                                         "torch": torch.__version__, "step_seconds": step,
+                                         "scoring_seconds": latency}, indent=1))
 
 
 if __name__ == "__main__":
