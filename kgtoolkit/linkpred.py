@@ -31,13 +31,16 @@ from torch import nn
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.losses import same_target_labels, symmetric_kl
-from kgtoolkit.model.triplet import TripletEncoder
+from kgtoolkit.model.triplet import MIXINGS, TripletEncoder
 
 # Relation ids as kgtoolkit's sampler and model number them (kgclip.py REL_VB, REL_AB, REL_VA).
 EXHIBITS, INVOLVES, SHOWS = 0, 1, 2
 RELEASE_RELATIONS = ["EXHIBITS", "INVOLVES", "SHOWS"]
 SIDES = ("head", "tail")
 PYKEEN_DATASETS = ("nations", "umls", "kinships")
+# The Triplet Encoder's token mixings a link predictor may use: "batch" would make a query's score
+# depend on the other queries scored with it (kgtoolkit.model.triplet).
+LINKPRED_MIXINGS = tuple(m for m in MIXINGS if m != "batch")
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -334,8 +337,11 @@ class TripletLinkPredictor(nn.Module):
 
     def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 1, dropout: float = 0.0,
                  scale: float = 10.0, learn_scale: bool = True, init_std: float = 0.1,
-                 text: torch.Tensor | None = None, adjacency: torch.Tensor | None = None):
+                 text: torch.Tensor | None = None, adjacency: torch.Tensor | None = None, mixing: str = "none"):
         super().__init__()
+        if mixing not in LINKPRED_MIXINGS:
+            raise ConfigurationError(f"link prediction mixing must be one of {', '.join(LINKPRED_MIXINGS)} (got {mixing!r}): "
+                                     "'batch' attends across the rows scored together, so a query's score would depend on its batch")
         self.num_relations = num_relations
         self.entities = nn.Embedding(num_entities, dim)
         nn.init.normal_(self.entities.weight, std=init_std)
@@ -346,7 +352,7 @@ class TripletLinkPredictor(nn.Module):
             self.register_buffer("text", text.detach().float().clone())
             self.text_projection = nn.Linear(text.shape[1], dim, bias=False)
         self.register_buffer("adjacency", None if adjacency is None else adjacency.coalesce())
-        self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout)
+        self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout, mixing=mixing)
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)), requires_grad=learn_scale)
 
     def entity(self, ids: torch.Tensor) -> torch.Tensor:
@@ -363,30 +369,64 @@ class TripletLinkPredictor(nn.Module):
         return self.log_scale.exp().clamp(max=100.0)
 
     def encode(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor):
-        """x_h, x_t of the sequences [anchor, r, target]: anchors/relations (n,), targets (n, k) -> (n, k, D)."""
+        """x_h, x_t of the sequences [anchor, r, target], one per pair: anchors/relations (n,),
+        targets (n, k) -> (n, k, D). Every mixing; two towers encode the same anchor k times."""
         n, k = targets.shape
         head = self.entity(anchors)[:, None, :].expand(n, k, -1).reshape(n * k, -1)
         tail = self.entity(targets).reshape(n * k, -1)
         x_h, x_t = self.encoder(head, relations[:, None].expand(n, k).reshape(-1), tail)
         return x_h.view(n, k, -1), x_t.view(n, k, -1)
 
-    def pair_scores(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """scale * cos(x_h, x_t) of each (anchor, relation, target[j]) sequence: (n, k)."""
-        x_h, x_t = self.encode(anchors, relations, targets)
-        return self.scale * F.cosine_similarity(x_h, x_t, dim=-1)
+    def pair_scores(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor,
+                    per_pair: bool = False) -> torch.Tensor:
+        """scale * cos(x_h, x_t) of each (anchor, relation, target[j]): (n, k). Two towers: n head
+        passes and n * k tail passes (x_h does not depend on the tail); "sequence" (or per_pair):
+        one [anchor, r1, r2, target] sequence per pair."""
+        if per_pair or not self.encoder.two_tower:
+            x_h, x_t = self.encode(anchors, relations, targets)
+            return self.scale * F.cosine_similarity(x_h, x_t, dim=-1)
+        n, k = targets.shape
+        x_h = F.normalize(self.encoder.heads(self.entity(anchors), relations), dim=-1)
+        x_t = self.encoder.tails(self.entity(targets.reshape(-1)), relations.repeat_interleave(k))
+        x_t = F.normalize(x_t, dim=-1).view(n, k, -1)
+        return self.scale * torch.einsum("nd,nkd->nk", x_h, x_t)
+
+    def _matrix(self, anchors: torch.Tensor, relations: torch.Tensor, cands: torch.Tensor,
+                both_directions: bool) -> torch.Tensor:
+        """Two towers: scores (n, m) of every (anchor_i, relation_i, cands_j); per relation, each
+        anchor and each candidate encoded once (x_h of the anchors, x_t of the candidates)."""
+        R = self.num_relations
+        out = torch.empty(len(anchors), len(cands))
+        cand_inputs = self.entity(cands)
+        for relation in torch.unique(relations).tolist():
+            rows = relations == relation
+            anchor_inputs = self.entity(anchors[rows])
+            x_h = F.normalize(self.encoder.heads(anchor_inputs, relation), dim=-1)
+            x_t = F.normalize(self.encoder.tails(cand_inputs, relation), dim=-1)
+            scores = x_h @ x_t.t()
+            if both_directions:  # [candidate, r_inverse, anchor]
+                inverse = (relation + R) % (2 * R)
+                back_h = F.normalize(self.encoder.heads(cand_inputs, inverse), dim=-1)
+                back_t = F.normalize(self.encoder.tails(anchor_inputs, inverse), dim=-1)
+                scores = (scores + (back_h @ back_t.t()).t()) / 2
+            out[rows] = self.scale * scores
+        return out
 
     @torch.no_grad()
-    def score_fn(self, num_entities: int, both_directions: bool = False, chunk: int = 16384) -> ScoreFn:
-        """A `ScoreFn` for `evaluate`: one sequence per (query, candidate), nothing shared across a
-        batch. both_directions: average the scores of [h, r, t] and [t, r_inverse, h]."""
+    def score_fn(self, num_entities: int, both_directions: bool = False, chunk: int = 16384,
+                 per_pair: bool = False) -> ScoreFn:
+        """A `ScoreFn` for `evaluate`; nothing is shared across the queries of a batch. Two towers:
+        each query's anchor and every candidate encoded once per relation, score = scale * cos;
+        "sequence" (or per_pair): one sequence per (query, candidate). both_directions: average the
+        scores of [h, r, t] and [t, r_inverse, h]."""
         R = self.num_relations
 
         def directed(anchors, rel, cands):
-            out = self.pair_scores(anchors, rel, cands[None, :].expand(len(anchors), -1))
+            out = self.pair_scores(anchors, rel, cands[None, :].expand(len(anchors), -1), per_pair=True)
             if both_directions:
                 n, m = len(anchors), len(cands)
                 inverse = ((rel[:, None] + R) % (2 * R)).expand(n, m).reshape(-1)
-                back = self.pair_scores(cands.repeat(n), inverse, anchors[:, None].expand(n, m).reshape(-1, 1))
+                back = self.pair_scores(cands.repeat(n), inverse, anchors[:, None].expand(n, m).reshape(-1, 1), per_pair=True)
                 out = (out + back.view(n, m)) / 2
             return out
 
@@ -395,6 +435,9 @@ class TripletLinkPredictor(nn.Module):
             cands = torch.arange(num_entities) if candidates is None else candidates
             rel = relations + (R if side == "head" else 0)
             out = torch.full((len(anchors), num_entities), float("nan"))
+            if self.encoder.two_tower and not per_pair:
+                out[:, cands] = self._matrix(anchors, rel, cands, both_directions)
+                return out
             per = max(1, chunk // len(cands))
             for s in range(0, len(anchors), per):
                 out[s : s + per, cands] = directed(anchors[s : s + per], rel[s : s + per], cands)
@@ -425,6 +468,8 @@ class TripletConfig:
     scale: float = 10.0
     init_std: float = 0.1
     neighbours: bool = False  # an option (ablation): input = id embedding + mean of the training neighbours'
+    mixing: str = "none"  # the encoder's token mixing (kgtoolkit.model.triplet); "sequence": the joint encoder
+    valid_every: int = 0  # > 0: validation MRR every this many epochs, in `model.history`
     seed: int = 0
 
 
@@ -473,14 +518,24 @@ def _kl_loss(model: TripletLinkPredictor, anchors, relations, targets) -> torch.
     return symmetric_kl(x_h[:, 0], x_t[:, 0], same_target_labels(targets), model.scale)
 
 
+@torch.no_grad()
+def training_state(model: TripletLinkPredictor) -> dict[str, float]:
+    """What a diverging or overfitting run shows: the logit scale, the mean entity id-embedding
+    norm, the norm of every other parameter (the encoder's)."""
+    others = [p for name, p in model.named_parameters() if name not in ("entities.weight", "log_scale")]
+    return {"scale": float(model.scale), "entity_norm": float(model.entities.weight.norm(dim=1).mean()),
+            "encoder_norm": float(torch.sqrt(sum((p.float() ** 2).sum() for p in others)))}
+
+
 def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[int, float], None] | None = None,
                   text: torch.Tensor | None = None) -> tuple[TripletLinkPredictor, float]:
     """Train on `data.train` (every triple forward and inverse each epoch); returns (model, seconds).
     `text`: frozen text embeddings of the entity names (`text_features`), added to the id embeddings."""
     torch.manual_seed(cfg.seed)
     model = TripletLinkPredictor(data.num_entities, data.num_relations, cfg.dim, cfg.layers, cfg.dropout,
-                                 cfg.scale, init_std=cfg.init_std, text=text,
+                                 cfg.scale, init_std=cfg.init_std, text=text, mixing=cfg.mixing,
                                  adjacency=neighbour_mean(data.train, data.num_entities) if cfg.neighbours else None)
+    model.history = []
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = NegativeTails(data.train, data.num_entities, data.num_relations, typed=cfg.sampler == "typed")
@@ -504,6 +559,11 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[in
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
+        record = {"epoch": epoch + 1, "loss": total / math.ceil(len(triples) / cfg.batch_size), **training_state(model)}
+        if cfg.valid_every and (epoch + 1) % cfg.valid_every == 0 and len(data.valid):
+            record["valid_mrr"] = evaluate(model.score_fn(data.num_entities), data, "valid", backend="own")["mrr"]
+            model.train()
+        model.history.append(record)
         if on_epoch:
             on_epoch(epoch, total)
     model.eval()

@@ -52,7 +52,7 @@ if str(REPO) not in sys.path:
 
 from kgtoolkit.graph import open_graph  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
-    EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
+    EXHIBITS, LINKPRED_MIXINGS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
     release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
 )
@@ -86,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--te-loss", choices=("softmax", "kl", "both"), default="softmax",
                    help="Triplet Encoder loss: sLCWA softmax, the authors' in-batch KL, or both")
+    p.add_argument("--mixing", nargs="+", choices=LINKPRED_MIXINGS, default=["none", "sequence"],
+                   help="the Triplet Encoder's token mixing (kgtoolkit.model.triplet), one model per choice, named "
+                        "'Triplet Encoder (<mixing>)': none = two towers, each token alone (KG-CLIP's default); "
+                        "pairs = two towers, [h, r1] and [r2, t] attend within; sequence = the joint encoder of "
+                        "[h, r1, r2, t] (the earlier Triplet Encoder)")
     p.add_argument("--te-layers", type=int, default=1, help="transformer layers (the authors use 3)")
     p.add_argument("--te-init-std", type=float, default=0.1, help="std of the initial entity embeddings")
     p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
@@ -197,13 +202,13 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
     return scores, seconds
 
 
-def train_te(data: LinkPredData, args: argparse.Namespace, seed: int,
+def train_te(data: LinkPredData, args: argparse.Namespace, seed: int, mixing: str,
              text: torch.Tensor | None = None) -> tuple[ScoreFn, float]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
                         batch_size=args.batch_size, negatives=args.negatives,
                         sampler="typed" if typed_negatives(data, args) else "uniform",
                         lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std,
-                        neighbours=args.te_neighbours, seed=seed)
+                        neighbours=args.te_neighbours, mixing=mixing, seed=seed)
     model, seconds = train_triplet(data, cfg, text=text)
     return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
 
@@ -243,22 +248,40 @@ def evaluate_checked(fn: ScoreFn, data: LinkPredData, split: str) -> dict:
     return result
 
 
-def text_model_name(args: argparse.Namespace) -> str:
-    return f"Triplet Encoder + text ({args.te_text}{'' if args.te_text_weights else ', random weights'})"
+def model_name(model: str, mixing: str | None, args: argparse.Namespace) -> str:
+    if model == "triplet":
+        return f"Triplet Encoder ({mixing})"
+    if model == "triplet-text":
+        return f"Triplet Encoder ({mixing}) + text ({args.te_text}{'' if args.te_text_weights else ', random weights'})"
+    return MODEL_NAMES[model]
 
 
-def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
+def model_list(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(model, mixing) in table order: the Triplet Encoder once per --mixing (and with text, under
+    the first), then the PyKEEN models."""
+    out: list[tuple[str, str | None]] = []
+    for model in (m for m in MODELS if m in args.models):
+        if model != "triplet":
+            out.append((model, None))
+            continue
+        out += [("triplet", mixing) for mixing in args.mixing]
+        if args.te_text:
+            out.append(("triplet-text", args.mixing[0]))
+    return out
+
+
+def run_model(model: str, mixing: str | None, data: LinkPredData, args: argparse.Namespace) -> dict:
     runs = []
     text = entity_text(data, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
         if model in ("triplet", "triplet-text"):
-            fn, seconds = train_te(data, args, seed, text)
+            fn, seconds = train_te(data, args, seed, mixing, text)
         else:
             fn, seconds = train_pykeen(model, data, args, seed)
         started = time.perf_counter()
         metrics = evaluate_checked(fn, data, args.split)
         runs.append({**metrics, "seed": seed, "train_s": seconds, "eval_s": time.perf_counter() - started})
-    return summarise(data, text_model_name(args) if model == "triplet-text" else MODEL_NAMES[model], runs)
+    return summarise(data, model_name(model, mixing, args), runs)
 
 
 def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
@@ -329,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     started = time.perf_counter()
     header = (f"link prediction: epochs {args.epochs}, dim {args.dim}, negatives {args.negatives} ({args.sampler}), batch {args.batch_size}, "
-              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder loss {args.te_loss} ({args.te_layers} layers, "
+              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder mixing {' '.join(args.mixing)}, loss {args.te_loss} ({args.te_layers} layers, "
               f"init std {args.te_init_std}, dropout {args.te_dropout}{', both directions' if args.te_both_directions else ''}"
               f"{', + neighbour mean' if args.te_neighbours else ''}), "
               f"PyKEEN loss {args.pykeen_loss}, split {args.split}"
@@ -348,11 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, fn in heuristics(data, args, train82).items():
                 rows.append(summarise(data, name, [{**evaluate_checked(fn, data, args.split), "train_s": 0.0}]))
                 print(f"  {name}: MRR {rows[-1]['mrr']:.3f}", flush=True)
-        models = [m for m in MODELS if m in args.models]
-        if args.te_text and "triplet" in models:
-            models.insert(models.index("triplet") + 1, "triplet-text")
-        for model in models:
-            rows.append(run_model(model, data, args))
+        for model, mixing in model_list(args):
+            rows.append(run_model(model, mixing, data, args))
             print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
     wall = time.perf_counter() - started
     print(f"\n{header}\n")
