@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import defaultdict
@@ -463,13 +464,16 @@ class TripletConfig:
     negatives: int = 16
     sampler: str = "uniform"
     lr: float = 1e-2
+    lr_schedule: str = "constant"  # "cosine": the learning rate decays from lr to 0 over the epochs (per step)
     weight_decay: float = 0.0
     loss: str = "softmax"
     scale: float = 10.0
     init_std: float = 0.1
     neighbours: bool = False  # an option (ablation): input = id embedding + mean of the training neighbours'
     mixing: str = "none"  # the encoder's token mixing (kgtoolkit.model.triplet); "sequence": the joint encoder
-    valid_every: int = 0  # > 0: validation MRR every this many epochs, in `model.history`
+    valid_every: int = 0  # > 0: validation MRR every this many epochs (and the last), in `model.history`
+    select: str = "last"  # "valid": keep the parameters of the epoch with the best validation MRR
+    measure_fit: bool = False  # with each validation check, the MRR of as many (fixed) training triples
     seed: int = 0
 
 
@@ -537,10 +541,20 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[in
                                  adjacency=neighbour_mean(data.train, data.num_entities) if cfg.neighbours else None)
     model.history = []
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ConfigurationError(f"lr_schedule must be 'constant' or 'cosine' (got {cfg.lr_schedule!r})")
+    steps = cfg.epochs * math.ceil(len(data.train) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if cfg.lr_schedule == "cosine" else None
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = NegativeTails(data.train, data.num_entities, data.num_relations, typed=cfg.sampler == "typed")
     triples = torch.as_tensor(data.train)
     R = data.num_relations
+    fit_sample = np.random.default_rng(cfg.seed).permutation(len(triples))[: len(data.valid)]
+    if cfg.select not in ("last", "valid"):
+        raise ConfigurationError(f"select must be 'last' or 'valid' (got {cfg.select!r})")
+    if cfg.select == "valid" and not (cfg.valid_every > 0 and len(data.valid)):
+        raise ConfigurationError("select='valid' needs validation triples and valid_every > 0")
+    best: tuple[float, int, dict | None] = (-1.0, 0, None)
     started = time.perf_counter()
     model.train()
     for epoch in range(cfg.epochs):
@@ -558,14 +572,26 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[in
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total += float(loss.detach())
-        record = {"epoch": epoch + 1, "loss": total / math.ceil(len(triples) / cfg.batch_size), **training_state(model)}
-        if cfg.valid_every and (epoch + 1) % cfg.valid_every == 0 and len(data.valid):
-            record["valid_mrr"] = evaluate(model.score_fn(data.num_entities), data, "valid", backend="own")["mrr"]
+        record = {"epoch": epoch + 1, "loss": total / math.ceil(len(triples) / cfg.batch_size),
+                  "lr": optimizer.param_groups[0]["lr"], **training_state(model)}
+        if cfg.valid_every and ((epoch + 1) % cfg.valid_every == 0 or epoch + 1 == cfg.epochs) and len(data.valid):
+            fn = model.score_fn(data.num_entities)
+            record["valid_mrr"] = evaluate(fn, data, "valid", backend="own")["mrr"]
+            if cfg.measure_fit:  # how well the model fits what it learns from (overfitting: this rises, valid falls)
+                record["train_mrr"] = evaluate(fn, data, "train", backend="own", triples=data.train[fit_sample])["mrr"]
             model.train()
+            if record["valid_mrr"] > best[0]:
+                best = (record["valid_mrr"], epoch + 1, copy.deepcopy(model.state_dict()))
         model.history.append(record)
         if on_epoch:
             on_epoch(epoch, total)
+    model.selected_epoch = cfg.epochs
+    if cfg.select == "valid" and best[2] is not None:
+        model.load_state_dict(best[2])
+        model.selected_epoch = best[1]
     model.eval()
     return model, time.perf_counter() - started
 

@@ -32,6 +32,7 @@ floors, through the same evaluator.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -82,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "relation in training; auto: typed where the evaluation ranks typed candidates (KG-CLIP), "
                         "uniform where it ranks every entity (PyKEEN's sets); the same for every model")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--select", choices=("valid", "last"), default="valid",
+                   help="every model: keep the parameters of the epoch with the best validation MRR (checked every "
+                        "--valid-every epochs and at the last; early stopping without stopping), or of the last epoch")
+    p.add_argument("--valid-every", type=int, default=5, help="epochs between validation checks (--select valid)")
     p.add_argument("--lr", type=float, help="Adam learning rate of every model (default: each model's, LEARNING_RATES)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--te-loss", choices=("softmax", "kl", "both"), default="softmax",
@@ -91,6 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "'Triplet Encoder (<mixing>)': none = two towers, each token alone (KG-CLIP's default); "
                         "pairs = two towers, [h, r1] and [r2, t] attend within; sequence = the joint encoder of "
                         "[h, r1, r2, t] (the earlier Triplet Encoder)")
+    p.add_argument("--te-lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="Triplet Encoder learning rate: constant, or cosine decay to 0 over the epochs")
     p.add_argument("--te-layers", type=int, default=1, help="transformer layers (the authors use 3)")
     p.add_argument("--te-init-std", type=float, default=0.1, help="std of the initial entity embeddings")
     p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
@@ -165,13 +172,13 @@ def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int
 
 
 # --------------------------------------------------------------------------------------------
-# Models: each returns (score function, training seconds)
+# Models: each returns (score function, training seconds (validation checks included), the epoch kept)
 # --------------------------------------------------------------------------------------------
 def typed_negatives(data: LinkPredData, args: argparse.Namespace) -> bool:
     return args.sampler == "typed" or (args.sampler == "auto" and bool(data.candidates))
 
 
-def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
+def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float, int]:
     from pykeen.losses import CrossEntropyLoss
     from pykeen.models import model_resolver
     from pykeen.training import SLCWATrainingLoop
@@ -190,27 +197,54 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
     loop = SLCWATrainingLoop(model=model, triples_factory=factory, optimizer="adam", optimizer_kwargs={"lr": args.lr or LEARNING_RATES[name]},
                              negative_sampler="pseudotyped" if typed_negatives(data, args) else "basic", negative_sampler_kwargs={"num_negs_per_pos": args.negatives})
     started = time.perf_counter()
-    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False)
-    seconds = time.perf_counter() - started
-    model.eval()
 
     @torch.no_grad()
     def scores(anchors, relations, side, candidates):
         pairs = torch.stack([anchors, relations], dim=1)
         return model.score_t(pairs) if side == "tail" else model.score_h(pairs.flip(1))
 
-    return scores, seconds
+    selector = valid_selector(data, scores, args) if args.select == "valid" else None
+    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False,
+               callbacks=selector)
+    seconds = time.perf_counter() - started
+    if selector is not None:
+        model.load_state_dict(selector.best_state)
+    model.eval()
+    return scores, seconds, selector.best_epoch if selector else args.epochs
+
+
+def valid_selector(data: LinkPredData, scores: ScoreFn, args: argparse.Namespace):
+    """--select valid for a PyKEEN model, as train_triplet does it for the Triplet Encoder: a training
+    callback that takes the validation MRR (kgtoolkit's evaluator) every --valid-every epochs and at
+    the last, and keeps the parameters of the best epoch (`best_state`, `best_epoch`)."""
+    from pykeen.training.callbacks import TrainingCallback
+
+    class Selector(TrainingCallback):
+        best_mrr, best_epoch, best_state = -1.0, 0, None
+
+        def post_epoch(self, epoch: int, epoch_loss: float, **kwargs) -> None:
+            if epoch % args.valid_every and epoch != args.epochs:
+                return
+            self.model.eval()
+            mrr = evaluate(scores, data, "valid", backend="own")["mrr"]
+            self.model.train()
+            if mrr > self.best_mrr:
+                self.best_mrr, self.best_epoch = mrr, epoch
+                self.best_state = copy.deepcopy(self.model.state_dict())
+
+    return Selector()
 
 
 def train_te(data: LinkPredData, args: argparse.Namespace, seed: int, mixing: str,
-             text: torch.Tensor | None = None) -> tuple[ScoreFn, float]:
+             text: torch.Tensor | None = None) -> tuple[ScoreFn, float, int]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
                         batch_size=args.batch_size, negatives=args.negatives,
                         sampler="typed" if typed_negatives(data, args) else "uniform",
-                        lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std,
-                        neighbours=args.te_neighbours, mixing=mixing, seed=seed)
+                        lr=args.lr or LEARNING_RATES["triplet"], lr_schedule=args.te_lr_schedule, loss=args.te_loss, init_std=args.te_init_std,
+                        neighbours=args.te_neighbours, mixing=mixing, seed=seed, select=args.select,
+                        valid_every=args.valid_every if args.select == "valid" else 0)
     model, seconds = train_triplet(data, cfg, text=text)
-    return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
+    return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds, model.selected_epoch
 
 
 def heuristics(data: LinkPredData, args: argparse.Namespace, train82: set[int]) -> dict[str, ScoreFn]:
@@ -275,12 +309,12 @@ def run_model(model: str, mixing: str | None, data: LinkPredData, args: argparse
     text = entity_text(data, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
         if model in ("triplet", "triplet-text"):
-            fn, seconds = train_te(data, args, seed, mixing, text)
+            fn, seconds, epoch = train_te(data, args, seed, mixing, text)
         else:
-            fn, seconds = train_pykeen(model, data, args, seed)
+            fn, seconds, epoch = train_pykeen(model, data, args, seed)
         started = time.perf_counter()
         metrics = evaluate_checked(fn, data, args.split)
-        runs.append({**metrics, "seed": seed, "train_s": seconds, "eval_s": time.perf_counter() - started})
+        runs.append({**metrics, "seed": seed, "epoch": epoch, "train_s": seconds, "eval_s": time.perf_counter() - started})
     return summarise(data, model_name(model, mixing, args), runs)
 
 
@@ -298,10 +332,12 @@ def format_table(rows: list[dict], split: str = "test") -> str:
     def cell(row: dict, key: str) -> str:
         return f"{row[key]:.3f}" + (f" ± {row[key + '_std']:.3f}" if len(row["runs"]) > 1 else "")
 
-    lines = ["| dataset | model | MRR | Hits@1 | Hits@3 | Hits@10 | train s |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| dataset | model | MRR | Hits@1 | Hits@3 | Hits@10 | epoch kept | train s |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['model']} | {cell(r, 'mrr')} | {cell(r, 'hits@1')} | {cell(r, 'hits@3')} | "
-                     f"{cell(r, 'hits@10')} | {r['train_s']:.1f} |")
+                     f"{cell(r, 'hits@10')} | {'/'.join(str(run['epoch']) for run in r['runs'] if 'epoch' in run)} | "
+                     f"{r['train_s']:.1f} |")
     grouped = [r for r in rows if "mrr with movements" in r]
     if grouped:
         lines += ["", f"| KG-CLIP (a) model | MRR, {split} videos with movements (EXHIBITS) | MRR, without |",
@@ -351,11 +387,13 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.freeze()
     started = time.perf_counter()
+    kept = f"best validation MRR (every {args.valid_every} epochs and the last)" if args.select == "valid" else "the last"
     header = (f"link prediction: epochs {args.epochs}, dim {args.dim}, negatives {args.negatives} ({args.sampler}), batch {args.batch_size}, "
-              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder mixing {' '.join(args.mixing)}, loss {args.te_loss} ({args.te_layers} layers, "
+              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder mixing {' '.join(args.mixing)}, loss {args.te_loss} ({args.te_layers} layers, lr {args.te_lr_schedule}, "
               f"init std {args.te_init_std}, dropout {args.te_dropout}{', both directions' if args.te_both_directions else ''}"
               f"{', + neighbour mean' if args.te_neighbours else ''}), "
-              f"PyKEEN loss {args.pykeen_loss}, split {args.split}"
+              f"PyKEEN loss {args.pykeen_loss}, "
+              f"epoch kept: {kept}, split {args.split}"
               f"{'; training relations ' + ' '.join(args.train_relations) if args.train_relations else ''}; "
               f"{platform.node()} {torch.get_num_threads()} thread(s) of {os.cpu_count()} CPUs, "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")

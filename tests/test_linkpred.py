@@ -255,3 +255,25 @@ def test_the_link_predictor_takes_the_mixing_and_refuses_batch_dependent_scores(
     assert TripletConfig().mixing == "none" == TripletLinkPredictor(24, 2, 16).encoder.mixing
     with pytest.raises(ConfigurationError, match="'batch' attends across the rows"):
         TripletLinkPredictor(24, 2, 16, mixing="batch")
+
+
+def test_training_keeps_the_epoch_of_best_validation_mrr_and_records_its_state():
+    data = _block_graph()
+    data = dataclasses.replace(data, valid=data.test[:6], test=data.test[6:])
+    cfg = TripletConfig(dim=16, layers=1, epochs=6, batch_size=32, negatives=8, lr=3e-2, valid_every=2, seed=0)
+    last, _ = train_triplet(data, dataclasses.replace(cfg, measure_fit=True))
+    history = last.history
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6] and last.selected_epoch == 6
+    checked = [r for r in history if "valid_mrr" in r]
+    assert [r["epoch"] for r in checked] == [2, 4, 6] and all("train_mrr" in r for r in checked)
+    assert all(r["lr"] == 3e-2 and r["scale"] > 0 and r["entity_norm"] > 0 for r in history)
+    best = max(checked, key=lambda r: r["valid_mrr"])
+    selected, _ = train_triplet(data, dataclasses.replace(cfg, select="valid"))
+    assert selected.selected_epoch == best["epoch"]
+    valid_mrr = evaluate(selected.score_fn(data.num_entities), data, "valid", backend="own")["mrr"]
+    assert valid_mrr == pytest.approx(best["valid_mrr"], abs=1e-9)  # the kept parameters are that epoch's
+    cosine, _ = train_triplet(data, dataclasses.replace(cfg, lr_schedule="cosine"))
+    lrs = [r["lr"] for r in cosine.history]
+    assert lrs[0] < 3e-2 and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ConfigurationError, match="needs validation triples"):
+        train_triplet(_block_graph(), dataclasses.replace(cfg, select="valid"))
