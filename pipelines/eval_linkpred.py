@@ -172,13 +172,14 @@ def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int
 
 
 # --------------------------------------------------------------------------------------------
-# Models: each returns (score function, training seconds (validation checks included), the epoch kept)
+# Models: each returns (score function, training seconds (validation checks included), {"epoch": the epoch
+# kept, "history": per-epoch training figures and validation MRR, where recorded})
 # --------------------------------------------------------------------------------------------
 def typed_negatives(data: LinkPredData, args: argparse.Namespace) -> bool:
     return args.sampler == "typed" or (args.sampler == "auto" and bool(data.candidates))
 
 
-def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float, int]:
+def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float, dict]:
     from pykeen.losses import CrossEntropyLoss
     from pykeen.models import model_resolver
     from pykeen.training import SLCWATrainingLoop
@@ -210,7 +211,7 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
     if selector is not None:
         model.load_state_dict(selector.best_state)
     model.eval()
-    return scores, seconds, selector.best_epoch if selector else args.epochs
+    return scores, seconds, {"epoch": selector.best_epoch, "history": selector.history} if selector else {"epoch": args.epochs}
 
 
 def valid_selector(data: LinkPredData, scores: ScoreFn, args: argparse.Namespace):
@@ -222,12 +223,17 @@ def valid_selector(data: LinkPredData, scores: ScoreFn, args: argparse.Namespace
     class Selector(TrainingCallback):
         best_mrr, best_epoch, best_state = -1.0, 0, None
 
+        def __init__(self):
+            super().__init__()
+            self.history: list[dict] = []
+
         def post_epoch(self, epoch: int, epoch_loss: float, **kwargs) -> None:
             if epoch % args.valid_every and epoch != args.epochs:
                 return
             self.model.eval()
             mrr = evaluate(scores, data, "valid", backend="own")["mrr"]
             self.model.train()
+            self.history.append({"epoch": epoch, "loss": epoch_loss, "valid_mrr": mrr})
             if mrr > self.best_mrr:
                 self.best_mrr, self.best_epoch = mrr, epoch
                 self.best_state = copy.deepcopy(self.model.state_dict())
@@ -236,7 +242,7 @@ def valid_selector(data: LinkPredData, scores: ScoreFn, args: argparse.Namespace
 
 
 def train_te(data: LinkPredData, args: argparse.Namespace, seed: int, mixing: str,
-             text: torch.Tensor | None = None) -> tuple[ScoreFn, float, int]:
+             text: torch.Tensor | None = None) -> tuple[ScoreFn, float, dict]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
                         batch_size=args.batch_size, negatives=args.negatives,
                         sampler="typed" if typed_negatives(data, args) else "uniform",
@@ -244,7 +250,8 @@ def train_te(data: LinkPredData, args: argparse.Namespace, seed: int, mixing: st
                         neighbours=args.te_neighbours, mixing=mixing, seed=seed, select=args.select,
                         valid_every=args.valid_every if args.select == "valid" else 0)
     model, seconds = train_triplet(data, cfg, text=text)
-    return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds, model.selected_epoch
+    return (model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds,
+            {"epoch": model.selected_epoch, "history": model.history})
 
 
 def heuristics(data: LinkPredData, args: argparse.Namespace, train82: set[int]) -> dict[str, ScoreFn]:
@@ -309,12 +316,12 @@ def run_model(model: str, mixing: str | None, data: LinkPredData, args: argparse
     text = entity_text(data, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
         if model in ("triplet", "triplet-text"):
-            fn, seconds, epoch = train_te(data, args, seed, mixing, text)
+            fn, seconds, info = train_te(data, args, seed, mixing, text)
         else:
-            fn, seconds, epoch = train_pykeen(model, data, args, seed)
+            fn, seconds, info = train_pykeen(model, data, args, seed)
         started = time.perf_counter()
         metrics = evaluate_checked(fn, data, args.split)
-        runs.append({**metrics, "seed": seed, "epoch": epoch, "train_s": seconds, "eval_s": time.perf_counter() - started})
+        runs.append({**metrics, "seed": seed, **info, "train_s": seconds, "eval_s": time.perf_counter() - started})
     return summarise(data, model_name(model, mixing, args), runs)
 
 
@@ -326,6 +333,15 @@ def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
         row[key] = statistics.fmean(values)
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
     return row
+
+
+def trajectory(run: dict) -> str:
+    """One run's validation MRR at each check and, for the Triplet Encoder, its training loss, logit
+    scale and mean entity norm there: what tells overfitting from divergence."""
+    checks = [h for h in run.get("history", []) if "valid_mrr" in h]
+    parts = [f"{h['epoch']}: {h['valid_mrr']:.3f}" + (f" (loss {h['loss']:.3f}, scale {h['scale']:.1f}, |e| {h['entity_norm']:.2f})"
+                                                      if "scale" in h else "") for h in checks]
+    return f"    seed {run['seed']}, epoch kept {run['epoch']}; validation MRR by epoch: " + ("; ".join(parts) or "not checked")
 
 
 def format_table(rows: list[dict], split: str = "test") -> str:
@@ -412,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         for model, mixing in model_list(args):
             rows.append(run_model(model, mixing, data, args))
             print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
+            for run in rows[-1]["runs"]:
+                print(trajectory(run), flush=True)
     wall = time.perf_counter() - started
     print(f"\n{header}\n")
     print(format_table(rows, args.split))
