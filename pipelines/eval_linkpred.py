@@ -128,6 +128,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="write every figure here")
     p.add_argument("--plot", type=Path, default=REPO / "pipelines" / "plots" / "linkpred_mrr.png")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--from-json", type=Path, nargs="+", metavar="JSON",
+                   help="train nothing: the table and plot of the rows of these --json outputs (runs split "
+                        "across processes), in the order given")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs = 2
@@ -394,8 +397,24 @@ def plot(rows: list[dict], path: Path, split: str = "test") -> None:
     plt.close(fig)
 
 
+def merge(args: argparse.Namespace) -> int:
+    """--from-json: one table and one plot of the rows of several runs; their headers, as run."""
+    runs = [json.loads(path.read_text()) for path in args.from_json]
+    rows = [row for run in runs for row in run["rows"]]
+    for path, run in zip(args.from_json, runs):
+        print(f"{path}: {run.get('header', '(no header)')}; wall time {run['wall_s']:.0f} s")
+    print()
+    print(format_table(rows, runs[0]["args"]["split"]))
+    if not args.no_plot and rows:
+        plot(rows, args.plot, runs[0]["args"]["split"])
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return merge(args)
     torch.set_num_threads(args.threads)
     import pykeen.evaluation  # noqa: F401 - import once, then freeze: PyKEEN runs gc.collect() every epoch
     import pykeen.models  # noqa: F401
@@ -436,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwall time {wall:.0f} s; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "wall_s": wall,
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "header": header, "wall_s": wall,
                                          "notes": {d.name: d.notes for d in datasets}, "rows": rows}, indent=1))
     if not args.no_plot and rows:
         plot(rows, args.plot, args.split)
