@@ -7,9 +7,13 @@
   bundled Nations / UMLS / Kinships (PyKEEN is imported lazily: a benchmark dependency only).
 - `TripletLinkPredictor`: entities as learned id embeddings (optionally plus a learned projection
   of frozen text embeddings of the entity names, `text_features`) fed as head and tail into
-  kgtoolkit's `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t) of the sequence [h, r1, r2, t];
-  `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails, both directions via
-  the encoder's inverse relations; or the authors' in-batch KL loss).
+  kgtoolkit's `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t). With two towers (mixing
+  "none", the default, or "pairs") x_h reads (h, r1) and x_t (r2, t) only, so each query's anchor and
+  each candidate are encoded once per relation; "sequence" (the joint encoder of [h, r1, r2, t])
+  encodes every pair. `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails,
+  both directions via the encoder's inverse relations; or the authors' in-batch KL loss), records
+  the loss, logit scale, norms and validation MRR per epoch (`model.history`), and can keep the
+  epoch of best validation MRR (`TripletConfig.select`).
 - `evaluate`: every model hands over a score function; the same code filters the other true
   answers, drops non-candidates, and ranks (realistic rank: ties count half), either with PyKEEN's
   `RankBasedEvaluator` or with `rank_metrics`, which computes the same numbers without PyKEEN.

@@ -9,7 +9,10 @@ cross-entropy of the positive against its negatives: PyKEEN's sLCWA + CrossEntro
 same loss in kgtoolkit.linkpred.train_triplet), seeded; and one evaluator for all of them:
 kgtoolkit.linkpred.evaluate feeds every model's filtered score matrix to PyKEEN's
 RankBasedEvaluator (realistic ranks, i.e. ties count half), and checks that kgtoolkit's own rank
-code gives the same numbers.
+code gives the same numbers. Every model keeps the parameters of the epoch with the best
+validation MRR (checked every --valid-every epochs and at the last; --select last: the last epoch).
+The Triplet Encoder runs once per --mixing: "none" (two towers, KG-CLIP's default) and "sequence"
+(the joint encoder) by default.
 
 Datasets:
   nations, umls, kinships  PyKEEN's bundled sets (their files ship inside the package: no download);
@@ -24,6 +27,7 @@ floors, through the same evaluator.
 
     .venv/bin/python pipelines/eval_linkpred.py                  # the whole benchmark
     .venv/bin/python pipelines/eval_linkpred.py --quick          # 2 epochs, a smoke test
+    .venv/bin/python pipelines/eval_linkpred.py --datasets nations kinships --epochs 100 --dim 64   # a larger budget
     .venv/bin/python pipelines/eval_linkpred.py --datasets umls --models triplet --te-loss kl   # an ablation
     .venv/bin/python pipelines/eval_linkpred.py --te-text ViT-B-16 --te-text-weights openai   # + a Triplet
         # Encoder on id embeddings plus frozen CLIP text embeddings of the entity names (needs the weights)
