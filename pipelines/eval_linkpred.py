@@ -405,6 +405,17 @@ def merge(args: argparse.Namespace) -> int:
     """--from-json: one table and one plot of the rows of several runs; their headers, as run."""
     runs = [json.loads(path.read_text()) for path in args.from_json]
     rows = [row for run in runs for row in run["rows"]]
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    names = {name: i for i, name in enumerate(MODEL_NAMES[m] for m in PYKEEN_MODELS)}
+
+    def order(row: dict) -> tuple:  # as one run prints them: heuristics, Triplet Encoders, PyKEEN's
+        model = row["model"]
+        mixing = model.split("(", 1)[1].split(")", 1)[0] if model.startswith("Triplet Encoder (") else ""
+        rank = (0,) if model.startswith("heuristic") else (1, LINKPRED_MIXINGS.index(mixing)) if mixing in LINKPRED_MIXINGS \
+            else (2, names.get(model, len(names)))
+        return datasets.index(row["dataset"]), rank
+
+    rows.sort(key=order)
     for path, run in zip(args.from_json, runs):
         print(f"{path}: {run.get('header', '(no header)')}; wall time {run['wall_s']:.0f} s")
     print()
