@@ -7,9 +7,13 @@
   bundled Nations / UMLS / Kinships (PyKEEN is imported lazily: a benchmark dependency only).
 - `TripletLinkPredictor`: entities as learned id embeddings (optionally plus a learned projection
   of frozen text embeddings of the entity names, `text_features`) fed as head and tail into
-  kgtoolkit's `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t) of the sequence [h, r1, r2, t];
-  `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails, both directions via
-  the encoder's inverse relations; or the authors' in-batch KL loss).
+  kgtoolkit's `TripletEncoder`; score(h, r, t) = scale * cos(x_h, x_t). With two towers (mixing
+  "none", the default, or "pairs") x_h reads (h, r1) and x_t (r2, t) only, so each query's anchor and
+  each candidate are encoded once per relation; "sequence" (the joint encoder of [h, r1, r2, t])
+  encodes every pair. `train_triplet` trains it (sLCWA softmax cross-entropy over corrupted tails,
+  both directions via the encoder's inverse relations; or the authors' in-batch KL loss), records
+  the loss, logit scale, norms and validation MRR per epoch (`model.history`), and can keep the
+  epoch of best validation MRR (`TripletConfig.select`).
 - `evaluate`: every model hands over a score function; the same code filters the other true
   answers, drops non-candidates, and ranks (realistic rank: ties count half), either with PyKEEN's
   `RankBasedEvaluator` or with `rank_metrics`, which computes the same numbers without PyKEEN.
@@ -17,6 +21,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import defaultdict
@@ -33,7 +38,7 @@ from kgtoolkit.composition import common_neighbour_count
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.losses import same_target_labels, symmetric_kl
-from kgtoolkit.model.triplet import TripletEncoder
+from kgtoolkit.model.triplet import MIXINGS, TripletEncoder
 from kgtoolkit.schema import action_sort_key
 
 # Relation ids as kgtoolkit's sampler and model number them (kgclip.py REL_VB, REL_AB, REL_VA).
@@ -41,6 +46,9 @@ EXHIBITS, INVOLVES, SHOWS = 0, 1, 2
 RELEASE_RELATIONS = ["EXHIBITS", "INVOLVES", "SHOWS"]
 SIDES = ("head", "tail")
 PYKEEN_DATASETS = ("nations", "umls", "kinships")
+# The Triplet Encoder's token mixings a link predictor may use: "batch" would make a query's score
+# depend on the other queries scored with it (kgtoolkit.model.triplet).
+LINKPRED_MIXINGS = tuple(m for m in MIXINGS if m != "batch")
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -337,8 +345,11 @@ class TripletLinkPredictor(nn.Module):
 
     def __init__(self, num_entities: int, num_relations: int, dim: int, layers: int = 1, dropout: float = 0.0,
                  scale: float = 10.0, learn_scale: bool = True, init_std: float = 0.1,
-                 text: torch.Tensor | None = None, adjacency: torch.Tensor | None = None):
+                 text: torch.Tensor | None = None, adjacency: torch.Tensor | None = None, mixing: str = "none"):
         super().__init__()
+        if mixing not in LINKPRED_MIXINGS:
+            raise ConfigurationError(f"link prediction mixing must be one of {', '.join(LINKPRED_MIXINGS)} (got {mixing!r}): "
+                                     "'batch' attends across the rows scored together, so a query's score would depend on its batch")
         self.num_relations = num_relations
         self.entities = nn.Embedding(num_entities, dim)
         nn.init.normal_(self.entities.weight, std=init_std)
@@ -349,7 +360,7 @@ class TripletLinkPredictor(nn.Module):
             self.register_buffer("text", text.detach().float().clone())
             self.text_projection = nn.Linear(text.shape[1], dim, bias=False)
         self.register_buffer("adjacency", None if adjacency is None else adjacency.coalesce())
-        self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout)
+        self.encoder = TripletEncoder(dim, relations=num_relations, layers=layers, dropout=dropout, mixing=mixing)
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)), requires_grad=learn_scale)
 
     def entity(self, ids: torch.Tensor) -> torch.Tensor:
@@ -366,30 +377,64 @@ class TripletLinkPredictor(nn.Module):
         return self.log_scale.exp().clamp(max=100.0)
 
     def encode(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor):
-        """x_h, x_t of the sequences [anchor, r, target]: anchors/relations (n,), targets (n, k) -> (n, k, D)."""
+        """x_h, x_t of the sequences [anchor, r, target], one per pair: anchors/relations (n,),
+        targets (n, k) -> (n, k, D). Every mixing; two towers encode the same anchor k times."""
         n, k = targets.shape
         head = self.entity(anchors)[:, None, :].expand(n, k, -1).reshape(n * k, -1)
         tail = self.entity(targets).reshape(n * k, -1)
         x_h, x_t = self.encoder(head, relations[:, None].expand(n, k).reshape(-1), tail)
         return x_h.view(n, k, -1), x_t.view(n, k, -1)
 
-    def pair_scores(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """scale * cos(x_h, x_t) of each (anchor, relation, target[j]) sequence: (n, k)."""
-        x_h, x_t = self.encode(anchors, relations, targets)
-        return self.scale * F.cosine_similarity(x_h, x_t, dim=-1)
+    def pair_scores(self, anchors: torch.Tensor, relations: torch.Tensor, targets: torch.Tensor,
+                    per_pair: bool = False) -> torch.Tensor:
+        """scale * cos(x_h, x_t) of each (anchor, relation, target[j]): (n, k). Two towers: n head
+        passes and n * k tail passes (x_h does not depend on the tail); "sequence" (or per_pair):
+        one [anchor, r1, r2, target] sequence per pair."""
+        if per_pair or not self.encoder.two_tower:
+            x_h, x_t = self.encode(anchors, relations, targets)
+            return self.scale * F.cosine_similarity(x_h, x_t, dim=-1)
+        n, k = targets.shape
+        x_h = F.normalize(self.encoder.heads(self.entity(anchors), relations), dim=-1)
+        x_t = self.encoder.tails(self.entity(targets.reshape(-1)), relations.repeat_interleave(k))
+        x_t = F.normalize(x_t, dim=-1).view(n, k, -1)
+        return self.scale * torch.einsum("nd,nkd->nk", x_h, x_t)
+
+    def _matrix(self, anchors: torch.Tensor, relations: torch.Tensor, cands: torch.Tensor,
+                both_directions: bool) -> torch.Tensor:
+        """Two towers: scores (n, m) of every (anchor_i, relation_i, cands_j); per relation, each
+        anchor and each candidate encoded once (x_h of the anchors, x_t of the candidates)."""
+        R = self.num_relations
+        out = torch.empty(len(anchors), len(cands))
+        cand_inputs = self.entity(cands)
+        for relation in torch.unique(relations).tolist():
+            rows = relations == relation
+            anchor_inputs = self.entity(anchors[rows])
+            x_h = F.normalize(self.encoder.heads(anchor_inputs, relation), dim=-1)
+            x_t = F.normalize(self.encoder.tails(cand_inputs, relation), dim=-1)
+            scores = x_h @ x_t.t()
+            if both_directions:  # [candidate, r_inverse, anchor]
+                inverse = (relation + R) % (2 * R)
+                back_h = F.normalize(self.encoder.heads(cand_inputs, inverse), dim=-1)
+                back_t = F.normalize(self.encoder.tails(anchor_inputs, inverse), dim=-1)
+                scores = (scores + (back_h @ back_t.t()).t()) / 2
+            out[rows] = self.scale * scores
+        return out
 
     @torch.no_grad()
-    def score_fn(self, num_entities: int, both_directions: bool = False, chunk: int = 16384) -> ScoreFn:
-        """A `ScoreFn` for `evaluate`: one sequence per (query, candidate), nothing shared across a
-        batch. both_directions: average the scores of [h, r, t] and [t, r_inverse, h]."""
+    def score_fn(self, num_entities: int, both_directions: bool = False, chunk: int = 16384,
+                 per_pair: bool = False) -> ScoreFn:
+        """A `ScoreFn` for `evaluate`; nothing is shared across the queries of a batch. Two towers:
+        each query's anchor and every candidate encoded once per relation, score = scale * cos;
+        "sequence" (or per_pair): one sequence per (query, candidate). both_directions: average the
+        scores of [h, r, t] and [t, r_inverse, h]."""
         R = self.num_relations
 
         def directed(anchors, rel, cands):
-            out = self.pair_scores(anchors, rel, cands[None, :].expand(len(anchors), -1))
+            out = self.pair_scores(anchors, rel, cands[None, :].expand(len(anchors), -1), per_pair=True)
             if both_directions:
                 n, m = len(anchors), len(cands)
                 inverse = ((rel[:, None] + R) % (2 * R)).expand(n, m).reshape(-1)
-                back = self.pair_scores(cands.repeat(n), inverse, anchors[:, None].expand(n, m).reshape(-1, 1))
+                back = self.pair_scores(cands.repeat(n), inverse, anchors[:, None].expand(n, m).reshape(-1, 1), per_pair=True)
                 out = (out + back.view(n, m)) / 2
             return out
 
@@ -398,6 +443,9 @@ class TripletLinkPredictor(nn.Module):
             cands = torch.arange(num_entities) if candidates is None else candidates
             rel = relations + (R if side == "head" else 0)
             out = torch.full((len(anchors), num_entities), float("nan"))
+            if self.encoder.two_tower and not per_pair:
+                out[:, cands] = self._matrix(anchors, rel, cands, both_directions)
+                return out
             per = max(1, chunk // len(cands))
             for s in range(0, len(anchors), per):
                 out[s : s + per, cands] = directed(anchors[s : s + per], rel[s : s + per], cands)
@@ -423,11 +471,16 @@ class TripletConfig:
     negatives: int = 16
     sampler: str = "uniform"
     lr: float = 1e-2
+    lr_schedule: str = "constant"  # "cosine": the learning rate decays from lr to 0 over the epochs (per step)
     weight_decay: float = 0.0
     loss: str = "softmax"
     scale: float = 10.0
     init_std: float = 0.1
     neighbours: bool = False  # an option (ablation): input = id embedding + mean of the training neighbours'
+    mixing: str = "none"  # the encoder's token mixing (kgtoolkit.model.triplet); "sequence": the joint encoder
+    valid_every: int = 0  # > 0: validation MRR every this many epochs (and the last), in `model.history`
+    select: str = "last"  # "valid": keep the parameters of the epoch with the best validation MRR
+    measure_fit: bool = False  # with each validation check, the MRR of as many (fixed) training triples
     seed: int = 0
 
 
@@ -476,19 +529,39 @@ def _kl_loss(model: TripletLinkPredictor, anchors, relations, targets) -> torch.
     return symmetric_kl(x_h[:, 0], x_t[:, 0], same_target_labels(targets), model.scale)
 
 
+@torch.no_grad()
+def training_state(model: TripletLinkPredictor) -> dict[str, float]:
+    """What a diverging or overfitting run shows: the logit scale, the mean entity id-embedding
+    norm, the norm of every other parameter (the encoder's)."""
+    others = [p for name, p in model.named_parameters() if name not in ("entities.weight", "log_scale")]
+    return {"scale": float(model.scale), "entity_norm": float(model.entities.weight.norm(dim=1).mean()),
+            "encoder_norm": float(torch.sqrt(sum((p.float() ** 2).sum() for p in others)))}
+
+
 def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[int, float], None] | None = None,
                   text: torch.Tensor | None = None) -> tuple[TripletLinkPredictor, float]:
     """Train on `data.train` (every triple forward and inverse each epoch); returns (model, seconds).
     `text`: frozen text embeddings of the entity names (`text_features`), added to the id embeddings."""
     torch.manual_seed(cfg.seed)
     model = TripletLinkPredictor(data.num_entities, data.num_relations, cfg.dim, cfg.layers, cfg.dropout,
-                                 cfg.scale, init_std=cfg.init_std, text=text,
+                                 cfg.scale, init_std=cfg.init_std, text=text, mixing=cfg.mixing,
                                  adjacency=neighbour_mean(data.train, data.num_entities) if cfg.neighbours else None)
+    model.history = []
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ConfigurationError(f"lr_schedule must be 'constant' or 'cosine' (got {cfg.lr_schedule!r})")
+    steps = cfg.epochs * math.ceil(len(data.train) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if cfg.lr_schedule == "cosine" else None
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = NegativeTails(data.train, data.num_entities, data.num_relations, typed=cfg.sampler == "typed")
     triples = torch.as_tensor(data.train)
     R = data.num_relations
+    fit_sample = np.random.default_rng(cfg.seed).permutation(len(triples))[: len(data.valid)]
+    if cfg.select not in ("last", "valid"):
+        raise ConfigurationError(f"select must be 'last' or 'valid' (got {cfg.select!r})")
+    if cfg.select == "valid" and not (cfg.valid_every > 0 and len(data.valid)):
+        raise ConfigurationError("select='valid' needs validation triples and valid_every > 0")
+    best: tuple[float, int, dict | None] = (-1.0, 0, None)
     started = time.perf_counter()
     model.train()
     for epoch in range(cfg.epochs):
@@ -506,9 +579,26 @@ def train_triplet(data: LinkPredData, cfg: TripletConfig, on_epoch: Callable[[in
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total += float(loss.detach())
+        record = {"epoch": epoch + 1, "loss": total / math.ceil(len(triples) / cfg.batch_size),
+                  "lr": optimizer.param_groups[0]["lr"], **training_state(model)}
+        if cfg.valid_every and ((epoch + 1) % cfg.valid_every == 0 or epoch + 1 == cfg.epochs) and len(data.valid):
+            fn = model.score_fn(data.num_entities)
+            record["valid_mrr"] = evaluate(fn, data, "valid", backend="own")["mrr"]
+            if cfg.measure_fit:  # how well the model fits what it learns from (overfitting: this rises, valid falls)
+                record["train_mrr"] = evaluate(fn, data, "train", backend="own", triples=data.train[fit_sample])["mrr"]
+            model.train()
+            if record["valid_mrr"] > best[0]:
+                best = (record["valid_mrr"], epoch + 1, copy.deepcopy(model.state_dict()))
+        model.history.append(record)
         if on_epoch:
             on_epoch(epoch, total)
+    model.selected_epoch = cfg.epochs
+    if cfg.select == "valid" and best[2] is not None:
+        model.load_state_dict(best[2])
+        model.selected_epoch = best[1]
     model.eval()
     return model, time.perf_counter() - started
 

@@ -9,7 +9,10 @@ cross-entropy of the positive against its negatives: PyKEEN's sLCWA + CrossEntro
 same loss in kgtoolkit.linkpred.train_triplet), seeded; and one evaluator for all of them:
 kgtoolkit.linkpred.evaluate feeds every model's filtered score matrix to PyKEEN's
 RankBasedEvaluator (realistic ranks, i.e. ties count half), and checks that kgtoolkit's own rank
-code gives the same numbers.
+code gives the same numbers. Every model keeps the parameters of the epoch with the best
+validation MRR (checked every --valid-every epochs and at the last; --select last: the last epoch).
+The Triplet Encoder runs once per --mixing: "none" (two towers, KG-CLIP's default) and "sequence"
+(the joint encoder) by default.
 
 Datasets:
   nations, umls, kinships  PyKEEN's bundled sets (their files ship inside the package: no download);
@@ -24,6 +27,7 @@ floors, through the same evaluator.
 
     .venv/bin/python pipelines/eval_linkpred.py                  # the whole benchmark
     .venv/bin/python pipelines/eval_linkpred.py --quick          # 2 epochs, a smoke test
+    .venv/bin/python pipelines/eval_linkpred.py --datasets nations kinships --epochs 100 --dim 64   # a larger budget
     .venv/bin/python pipelines/eval_linkpred.py --datasets umls --models triplet --te-loss kl   # an ablation
     .venv/bin/python pipelines/eval_linkpred.py --te-text ViT-B-16 --te-text-weights openai   # + a Triplet
         # Encoder on id embeddings plus frozen CLIP text embeddings of the entity names (needs the weights)
@@ -32,6 +36,7 @@ floors, through the same evaluator.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -54,7 +59,7 @@ if str(REPO) not in sys.path:
 from kgtoolkit.graph import open_graph  # noqa: E402
 from kgtoolkit.tables import write_tables  # noqa: E402
 from kgtoolkit.linkpred import (  # noqa: E402
-    EXHIBITS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
+    EXHIBITS, LINKPRED_MIXINGS, PYKEEN_DATASETS, RELEASE_RELATIONS, LinkPredData, ReleaseGraph, ScoreFn, TripletConfig, entity_text, evaluate, heuristic_involves_overlap,
     heuristic_movement_frequency, heuristic_nearest_videos, pykeen_dataset, read_release_graph,
     release_entities, release_protocol_involves, release_protocol_video_action, train_triplet,
 )
@@ -84,10 +89,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "relation in training; auto: typed where the evaluation ranks typed candidates (KG-CLIP), "
                         "uniform where it ranks every entity (PyKEEN's sets); the same for every model")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--select", choices=("valid", "last"), default="valid",
+                   help="every model: keep the parameters of the epoch with the best validation MRR (checked every "
+                        "--valid-every epochs and at the last; early stopping without stopping), or of the last epoch")
+    p.add_argument("--valid-every", type=int, default=5, help="epochs between validation checks (--select valid)")
     p.add_argument("--lr", type=float, help="Adam learning rate of every model (default: each model's, LEARNING_RATES)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--te-loss", choices=("softmax", "kl", "both"), default="softmax",
                    help="Triplet Encoder loss: sLCWA softmax, the authors' in-batch KL, or both")
+    p.add_argument("--mixing", nargs="+", choices=LINKPRED_MIXINGS, default=["none", "sequence"],
+                   help="the Triplet Encoder's token mixing (kgtoolkit.model.triplet), one model per choice, named "
+                        "'Triplet Encoder (<mixing>)': none = two towers, each token alone (KG-CLIP's default); "
+                        "pairs = two towers, [h, r1] and [r2, t] attend within; sequence = the joint encoder of "
+                        "[h, r1, r2, t] (the earlier Triplet Encoder)")
+    p.add_argument("--te-lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="Triplet Encoder learning rate: constant, or cosine decay to 0 over the epochs")
     p.add_argument("--te-layers", type=int, default=1, help="transformer layers (the authors use 3)")
     p.add_argument("--te-init-std", type=float, default=0.1, help="std of the initial entity embeddings")
     p.add_argument("--te-dropout", type=float, default=0.0, help="(the authors use 0.1)")
@@ -118,6 +134,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="write every figure here")
     p.add_argument("--plot", type=Path, default=REPO / "pipelines" / "plots" / "linkpred_mrr.png")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--from-json", type=Path, nargs="+", metavar="JSON",
+                   help="train nothing: the table and plot of the rows of these --json outputs (runs split "
+                        "across processes), in the order given")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs = 2
@@ -162,13 +181,14 @@ def load_datasets(args: argparse.Namespace) -> tuple[list[LinkPredData], set[int
 
 
 # --------------------------------------------------------------------------------------------
-# Models: each returns (score function, training seconds)
+# Models: each returns (score function, training seconds (validation checks included), {"epoch": the epoch
+# kept, "history": per-epoch training figures and validation MRR, where recorded})
 # --------------------------------------------------------------------------------------------
 def typed_negatives(data: LinkPredData, args: argparse.Namespace) -> bool:
     return args.sampler == "typed" or (args.sampler == "auto" and bool(data.candidates))
 
 
-def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float]:
+def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: int) -> tuple[ScoreFn, float, dict]:
     from pykeen.losses import CrossEntropyLoss
     from pykeen.models import model_resolver
     from pykeen.training import SLCWATrainingLoop
@@ -187,27 +207,60 @@ def train_pykeen(name: str, data: LinkPredData, args: argparse.Namespace, seed: 
     loop = SLCWATrainingLoop(model=model, triples_factory=factory, optimizer="adam", optimizer_kwargs={"lr": args.lr or LEARNING_RATES[name]},
                              negative_sampler="pseudotyped" if typed_negatives(data, args) else "basic", negative_sampler_kwargs={"num_negs_per_pos": args.negatives})
     started = time.perf_counter()
-    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False)
-    seconds = time.perf_counter() - started
-    model.eval()
 
     @torch.no_grad()
     def scores(anchors, relations, side, candidates):
         pairs = torch.stack([anchors, relations], dim=1)
         return model.score_t(pairs) if side == "tail" else model.score_h(pairs.flip(1))
 
-    return scores, seconds
+    selector = valid_selector(data, scores, args) if args.select == "valid" else None
+    loop.train(triples_factory=factory, num_epochs=args.epochs, batch_size=args.batch_size, use_tqdm=False,
+               callbacks=selector)
+    seconds = time.perf_counter() - started
+    if selector is not None:
+        model.load_state_dict(selector.best_state)
+    model.eval()
+    return scores, seconds, {"epoch": selector.best_epoch, "history": selector.history} if selector else {"epoch": args.epochs}
 
 
-def train_te(data: LinkPredData, args: argparse.Namespace, seed: int,
-             text: torch.Tensor | None = None) -> tuple[ScoreFn, float]:
+def valid_selector(data: LinkPredData, scores: ScoreFn, args: argparse.Namespace):
+    """--select valid for a PyKEEN model, as train_triplet does it for the Triplet Encoder: a training
+    callback that takes the validation MRR (kgtoolkit's evaluator) every --valid-every epochs and at
+    the last, and keeps the parameters of the best epoch (`best_state`, `best_epoch`)."""
+    from pykeen.training.callbacks import TrainingCallback
+
+    class Selector(TrainingCallback):
+        best_mrr, best_epoch, best_state = -1.0, 0, None
+
+        def __init__(self):
+            super().__init__()
+            self.history: list[dict] = []
+
+        def post_epoch(self, epoch: int, epoch_loss: float, **kwargs) -> None:
+            if epoch % args.valid_every and epoch != args.epochs:
+                return
+            self.model.eval()
+            mrr = evaluate(scores, data, "valid", backend="own")["mrr"]
+            self.model.train()
+            self.history.append({"epoch": epoch, "loss": epoch_loss, "valid_mrr": mrr})
+            if mrr > self.best_mrr:
+                self.best_mrr, self.best_epoch = mrr, epoch
+                self.best_state = copy.deepcopy(self.model.state_dict())
+
+    return Selector()
+
+
+def train_te(data: LinkPredData, args: argparse.Namespace, seed: int, mixing: str,
+             text: torch.Tensor | None = None) -> tuple[ScoreFn, float, dict]:
     cfg = TripletConfig(dim=args.dim, layers=args.te_layers, dropout=args.te_dropout, epochs=args.epochs,
                         batch_size=args.batch_size, negatives=args.negatives,
                         sampler="typed" if typed_negatives(data, args) else "uniform",
-                        lr=args.lr or LEARNING_RATES["triplet"], loss=args.te_loss, init_std=args.te_init_std,
-                        neighbours=args.te_neighbours, seed=seed)
+                        lr=args.lr or LEARNING_RATES["triplet"], lr_schedule=args.te_lr_schedule, loss=args.te_loss, init_std=args.te_init_std,
+                        neighbours=args.te_neighbours, mixing=mixing, seed=seed, select=args.select,
+                        valid_every=args.valid_every if args.select == "valid" else 0)
     model, seconds = train_triplet(data, cfg, text=text)
-    return model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds
+    return (model.score_fn(data.num_entities, both_directions=args.te_both_directions), seconds,
+            {"epoch": model.selected_epoch, "history": model.history})
 
 
 def heuristics(data: LinkPredData, args: argparse.Namespace, train82: set[int]) -> dict[str, ScoreFn]:
@@ -245,22 +298,40 @@ def evaluate_checked(fn: ScoreFn, data: LinkPredData, split: str) -> dict:
     return result
 
 
-def text_model_name(args: argparse.Namespace) -> str:
-    return f"Triplet Encoder + text ({args.te_text}{'' if args.te_text_weights else ', random weights'})"
+def model_name(model: str, mixing: str | None, args: argparse.Namespace) -> str:
+    if model == "triplet":
+        return f"Triplet Encoder ({mixing})"
+    if model == "triplet-text":
+        return f"Triplet Encoder ({mixing}) + text ({args.te_text}{'' if args.te_text_weights else ', random weights'})"
+    return MODEL_NAMES[model]
 
 
-def run_model(model: str, data: LinkPredData, args: argparse.Namespace) -> dict:
+def model_list(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(model, mixing) in table order: the Triplet Encoder once per --mixing (and with text, under
+    the first), then the PyKEEN models."""
+    out: list[tuple[str, str | None]] = []
+    for model in (m for m in MODELS if m in args.models):
+        if model != "triplet":
+            out.append((model, None))
+            continue
+        out += [("triplet", mixing) for mixing in args.mixing]
+        if args.te_text:
+            out.append(("triplet-text", args.mixing[0]))
+    return out
+
+
+def run_model(model: str, mixing: str | None, data: LinkPredData, args: argparse.Namespace) -> dict:
     runs = []
     text = entity_text(data, args.te_text, args.te_text_weights) if model == "triplet-text" else None
     for seed in args.seeds:
         if model in ("triplet", "triplet-text"):
-            fn, seconds = train_te(data, args, seed, text)
+            fn, seconds, info = train_te(data, args, seed, mixing, text)
         else:
-            fn, seconds = train_pykeen(model, data, args, seed)
+            fn, seconds, info = train_pykeen(model, data, args, seed)
         started = time.perf_counter()
         metrics = evaluate_checked(fn, data, args.split)
-        runs.append({**metrics, "seed": seed, "train_s": seconds, "eval_s": time.perf_counter() - started})
-    return summarise(data, text_model_name(args) if model == "triplet-text" else MODEL_NAMES[model], runs)
+        runs.append({**metrics, "seed": seed, **info, "train_s": seconds, "eval_s": time.perf_counter() - started})
+    return summarise(data, model_name(model, mixing, args), runs)
 
 
 def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
@@ -271,6 +342,15 @@ def summarise(data: LinkPredData, model: str, runs: list[dict]) -> dict:
         row[key] = statistics.fmean(values)
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
     return row
+
+
+def trajectory(run: dict) -> str:
+    """One run's validation MRR at each check and, for the Triplet Encoder, its training loss, logit
+    scale and mean entity norm there: what tells overfitting from divergence."""
+    checks = [h for h in run.get("history", []) if "valid_mrr" in h]
+    parts = [f"{h['epoch']}: {h['valid_mrr']:.3f}" + (f" (loss {h['loss']:.3f}, scale {h['scale']:.1f}, |e| {h['entity_norm']:.2f})"
+                                                      if "scale" in h else "") for h in checks]
+    return f"    seed {run['seed']}, epoch kept {run['epoch']}; validation MRR by epoch: " + ("; ".join(parts) or "not checked")
 
 
 METRICS = {"mrr": "MRR", "hits@1": "Hits@1", "hits@3": "Hits@3", "hits@10": "Hits@10"}
@@ -287,6 +367,8 @@ def result_tables(rows: list[dict], split: str = "test") -> dict[str | None, pd.
         columns[key] = name
         if with_sd:
             columns[f"{key}_std"] = f"{name} sd"
+    frame["epoch"] = ["/".join(str(run["epoch"]) for run in r["runs"] if "epoch" in run) for r in rows]
+    columns["epoch"] = "epoch kept"
     columns["train_s"] = "train s"
     tables: dict[str | None, pd.DataFrame] = {None: frame[list(columns)].rename(columns=columns)}
     if "mrr with movements" in frame:
@@ -329,8 +411,35 @@ def plot(rows: list[dict], path: Path, split: str = "test") -> None:
     plt.close(fig)
 
 
+def merge(args: argparse.Namespace) -> int:
+    """--from-json: one table and one plot of the rows of several runs; their headers, as run."""
+    runs = [json.loads(path.read_text()) for path in args.from_json]
+    rows = [row for run in runs for row in run["rows"]]
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    names = {name: i for i, name in enumerate(MODEL_NAMES[m] for m in PYKEEN_MODELS)}
+
+    def order(row: dict) -> tuple:  # as one run prints them: heuristics, Triplet Encoders, PyKEEN's
+        model = row["model"]
+        mixing = model.split("(", 1)[1].split(")", 1)[0] if model.startswith("Triplet Encoder (") else ""
+        rank = (0,) if model.startswith("heuristic") else (1, LINKPRED_MIXINGS.index(mixing)) if mixing in LINKPRED_MIXINGS \
+            else (2, names.get(model, len(names)))
+        return datasets.index(row["dataset"]), rank
+
+    rows.sort(key=order)
+    for path, run in zip(args.from_json, runs):
+        print(f"{path}: {run.get('header', '(no header)')}; wall time {run['wall_s']:.0f} s")
+    print()
+    write_tables(None, result_tables(rows, runs[0]["args"]["split"]))
+    if not args.no_plot and rows:
+        plot(rows, args.plot, runs[0]["args"]["split"])
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return merge(args)
     torch.set_num_threads(args.threads)
     import pykeen.evaluation  # noqa: F401 - import once, then freeze: PyKEEN runs gc.collect() every epoch
     import pykeen.models  # noqa: F401
@@ -338,11 +447,13 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.freeze()
     started = time.perf_counter()
+    kept = f"best validation MRR (every {args.valid_every} epochs and the last)" if args.select == "valid" else "the last"
     header = (f"link prediction: epochs {args.epochs}, dim {args.dim}, negatives {args.negatives} ({args.sampler}), batch {args.batch_size}, "
-              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder loss {args.te_loss} ({args.te_layers} layers, "
+              f"lr {args.lr or LEARNING_RATES}, seeds {args.seeds}, Triplet Encoder mixing {' '.join(args.mixing)}, loss {args.te_loss} ({args.te_layers} layers, lr {args.te_lr_schedule}, "
               f"init std {args.te_init_std}, dropout {args.te_dropout}{', both directions' if args.te_both_directions else ''}"
               f"{', + neighbour mean' if args.te_neighbours else ''}), "
-              f"PyKEEN loss {args.pykeen_loss}, split {args.split}"
+              f"PyKEEN loss {args.pykeen_loss}, "
+              f"epoch kept: {kept}, split {args.split}"
               f"{'; training relations ' + ' '.join(args.train_relations) if args.train_relations else ''}; "
               f"{platform.node()} {torch.get_num_threads()} thread(s) of {os.cpu_count()} CPUs, "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -358,19 +469,18 @@ def main(argv: list[str] | None = None) -> int:
             for name, fn in heuristics(data, args, train82).items():
                 rows.append(summarise(data, name, [{**evaluate_checked(fn, data, args.split), "train_s": 0.0}]))
                 print(f"  {name}: MRR {rows[-1]['mrr']:.3f}", flush=True)
-        models = [m for m in MODELS if m in args.models]
-        if args.te_text and "triplet" in models:
-            models.insert(models.index("triplet") + 1, "triplet-text")
-        for model in models:
-            rows.append(run_model(model, data, args))
+        for model, mixing in model_list(args):
+            rows.append(run_model(model, mixing, data, args))
             print(f"  {rows[-1]['model']}: MRR {rows[-1]['mrr']:.3f} ({rows[-1]['train_s']:.1f} s)", flush=True)
+            for run in rows[-1]["runs"]:
+                print(trajectory(run), flush=True)
     wall = time.perf_counter() - started
     print(f"\n{header}\n")
     write_tables(args.json, result_tables(rows, args.split))
     print(f"\nwall time {wall:.0f} s; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "wall_s": wall,
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "header": header, "wall_s": wall,
                                          "notes": {d.name: d.notes for d in datasets}, "rows": rows}, indent=1))
     if not args.no_plot and rows:
         plot(rows, args.plot, args.split)

@@ -306,3 +306,57 @@ def test_neighbour_mean_input_averages_training_neighbours_of_every_relation_bot
     model, _ = train_triplet(data, cfg)
     assert model.adjacency is not None
     assert evaluate(model.score_fn(data.num_entities), data, "test", backend="own")["mrr"] > 0.9
+
+
+# --- two towers: each anchor and each candidate encoded once -----------------------------------
+@pytest.mark.parametrize("mixing", ["none", "pairs"])
+def test_two_tower_scores_equal_the_per_pair_scores_and_rank_identically(mixing):
+    data = _block_graph()
+    cfg = TripletConfig(dim=16, layers=2, epochs=3, batch_size=32, negatives=8, lr=1e-2, mixing=mixing, seed=0)
+    model, _ = train_triplet(data, cfg)
+    assert model.encoder.mixing == mixing and model.encoder.two_tower
+    gen = torch.Generator().manual_seed(3)
+    anchors, relations = torch.randint(24, (6,), generator=gen), torch.randint(4, (6,), generator=gen)  # 2, 3: inverses
+    targets = torch.randint(24, (6, 5), generator=gen)
+    with torch.no_grad():
+        fast, slow = model.pair_scores(anchors, relations, targets), model.pair_scores(anchors, relations, targets, per_pair=True)
+    assert fast.shape == (6, 5) and torch.allclose(fast, slow, atol=1e-5)
+    assert fast.std() > 0.1  # a trained model: the scores are not all alike
+    for both in (False, True):
+        fast_fn = model.score_fn(data.num_entities, both_directions=both)
+        slow_fn = model.score_fn(data.num_entities, both_directions=both, per_pair=True)
+        for side, candidates in (("tail", None), ("head", None), ("tail", torch.tensor([1, 8, 9, 20]))):
+            a, b = fast_fn(anchors, relations % 2, side, candidates), slow_fn(anchors, relations % 2, side, candidates)
+            assert torch.equal(a.isnan(), b.isnan()) and torch.allclose(a.nan_to_num(), b.nan_to_num(), atol=1e-5)
+        assert evaluate(fast_fn, data, "test", backend="own") == evaluate(slow_fn, data, "test", backend="own")
+
+
+def test_the_link_predictor_takes_the_mixing_and_refuses_batch_dependent_scores():
+    data = _block_graph()
+    model, _ = train_triplet(data, TripletConfig(dim=16, layers=1, epochs=1, batch_size=32, mixing="sequence", seed=0))
+    assert model.encoder.mixing == "sequence" and not model.encoder.two_tower
+    assert TripletConfig().mixing == "none" == TripletLinkPredictor(24, 2, 16).encoder.mixing
+    with pytest.raises(ConfigurationError, match="'batch' attends across the rows"):
+        TripletLinkPredictor(24, 2, 16, mixing="batch")
+
+
+def test_training_keeps_the_epoch_of_best_validation_mrr_and_records_its_state():
+    data = _block_graph()
+    data = dataclasses.replace(data, valid=data.test[:6], test=data.test[6:])
+    cfg = TripletConfig(dim=16, layers=1, epochs=6, batch_size=32, negatives=8, lr=3e-2, valid_every=2, seed=0)
+    last, _ = train_triplet(data, dataclasses.replace(cfg, measure_fit=True))
+    history = last.history
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6] and last.selected_epoch == 6
+    checked = [r for r in history if "valid_mrr" in r]
+    assert [r["epoch"] for r in checked] == [2, 4, 6] and all("train_mrr" in r for r in checked)
+    assert all(r["lr"] == 3e-2 and r["scale"] > 0 and r["entity_norm"] > 0 for r in history)
+    best = max(checked, key=lambda r: r["valid_mrr"])
+    selected, _ = train_triplet(data, dataclasses.replace(cfg, select="valid"))
+    assert selected.selected_epoch == best["epoch"]
+    valid_mrr = evaluate(selected.score_fn(data.num_entities), data, "valid", backend="own")["mrr"]
+    assert valid_mrr == pytest.approx(best["valid_mrr"], abs=1e-9)  # the kept parameters are that epoch's
+    cosine, _ = train_triplet(data, dataclasses.replace(cfg, lr_schedule="cosine"))
+    lrs = [r["lr"] for r in cosine.history]
+    assert lrs[0] < 3e-2 and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ConfigurationError, match="needs validation triples"):
+        train_triplet(_block_graph(), dataclasses.replace(cfg, select="valid"))
