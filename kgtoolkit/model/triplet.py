@@ -60,7 +60,7 @@ class _Block(nn.Module):
                                  nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (groups, length, D); attention runs along `length` (a set of one: the value path)."""
         y = self.norm1(x)
         if x.shape[1] == 1:  # softmax over one key is 1: the output is the value projection
@@ -68,7 +68,7 @@ class _Block(nn.Module):
             d = x.shape[-1]
             attended = self.attn.out_proj(F.linear(y, w[2 * d :], b[2 * d :]))
         else:
-            attended = self.attn(y, y, y, need_weights=False, attn_mask=mask)[0]
+            attended = self.attn(y, y, y, need_weights=False)[0]
         x = x + self.drop(attended)
         x = x + self.drop(self.ffn(self.norm2(x)))
         return self.drop(x)
@@ -94,9 +94,9 @@ class TripletEncoder(nn.Module):
         return self.mixing in TWO_TOWER
 
     # --- the transformer over token groups ----------------------------------------------------
-    def _transform(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def _transform(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x)
         return x
 
     def _mix(self, x: torch.Tensor) -> torch.Tensor:
