@@ -187,4 +187,4 @@ def test_triplet_init_covers_the_packed_qkv_projection():
     encoder = TripletEncoder(128, layers=2)
     for block in encoder.blocks:
         assert abs(float(block.attn.in_proj_weight.detach().std()) - 0.02) < 0.002
-        assert float(block.attn.in_proj_bias.abs().max()) == 0.0
+        assert float(block.attn.in_proj_bias.detach().abs().max()) == 0.0
