@@ -3,7 +3,10 @@ one cosine vector index per label. With a two-tower Triplet Encoder also the rel
 vectors (schema.VECTOR_PROPERTIES): `showsKey` on actions and `exhibitsKey` on body movements
 (indexed), `showsQuery` and `exhibitsQuery` on videos, whose dot products are the scores
 `classify` ranks by (kgtoolkit/model/kgclip.py `RelationKeys`), so a stored video's actions
-and movements are one vector-index query. Vectors of every other run are removed afterwards, so
+and movements are one vector-index query (with mixing "batch" a key depends on the set encoded
+with it: here every action or every movement of the graph, in `classify` the actions and the
+movements that INVOLVES links, so its movement scores can differ slightly from the stored ones).
+Vectors of every other run are removed afterwards, so
 once this returns no node carries a vector from another run; rerunning after an interruption
 finishes the job. A video whose file is gone or cannot be decoded gets no vector and is named in
 the result (`skipped`); the others are written."""
