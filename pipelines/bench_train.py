@@ -31,7 +31,7 @@ from kgtoolkit.synth import generate
 from kgtoolkit.tables import write_tables
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EdgeBatches, EpochBatches, collate_edges
 from kgtoolkit.train.config import load_config
-from kgtoolkit.train.loop import _optimizer, _specs, _step_batch, _to, loss_module, optimizer_step, train, vb_edges
+from kgtoolkit.train.loop import batch_to, build_optimizer, clip_specs, loss_module, optimizer_step, step_batch, train, vb_edges
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import setup_runtime
 from kgtoolkit.train.sampler import TripletSampler
@@ -69,7 +69,7 @@ def main() -> None:
     model, backbone = build_model(config)
     model.to(runtime.device)
     decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std, config.data.augment)
-    train_set = ClipDataset(_specs(data.videos), decoder, train=True, seed=config.seed)
+    train_set = ClipDataset(clip_specs(data.videos), decoder, train=True, seed=config.seed)
     indices = [v.index for v in data.split("train")]
     bs = config.optim.batch_size
     edges = vb_edges(data) if config.data.vb_sampling == "per_edge" else None
@@ -96,7 +96,7 @@ def main() -> None:
     loader_rate = clips / (time.perf_counter() - started)
 
     # 2. the model step alone, on those decoded clips
-    optimizer = _optimizer(model, config, runtime)
+    optimizer = build_optimizer(model, config, runtime)
     forward = loss_module(model, config, runtime)
     action_tokens = tokenize(backbone, data.action_names, config.model.prompt_templates).to(runtime.device)
     movement_tokens = tokenize(backbone, data.movement_names, config.model.prompt_templates).to(runtime.device)
@@ -108,7 +108,7 @@ def main() -> None:
             if runtime.device.type == "cuda":
                 torch.cuda.synchronize()
             started, timed = time.perf_counter(), 0
-        batch = _to(_step_batch(frames, idx, data, config, 0, step, 0, clip_edges, edges), runtime.device)
+        batch = batch_to(step_batch(frames, idx, data, config, 0, step, 0, clip_edges, edges), runtime.device)
         optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime, scaler=scaler)
         timed += len(idx) if step >= 1 else 0
     if runtime.device.type == "cuda":

@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from kgtoolkit.model.kgclip import StepBatch
 from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import DataConfig, ModelConfig, TrainConfig
-from kgtoolkit.train.loop import _optimizer, loss_module, optimizer_step
+from kgtoolkit.train.loop import build_optimizer, loss_module, optimizer_step
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime
 
@@ -86,7 +86,7 @@ class Trainer:
         self.model, self.backbone = build_model(config)
         self.model.to(device).train()
         self.runtime = Runtime(device)
-        self.optimizer = _optimizer(self.model, config, self.runtime)
+        self.optimizer = build_optimizer(self.model, config, self.runtime)
         self.forward = loss_module(self.model, config, self.runtime)
         self.config, self.device = config, device
         self.actions = tokenize(self.backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)

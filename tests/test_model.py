@@ -166,7 +166,7 @@ def test_masking_known_edges_leaves_them_out_of_the_contrastive_loss():
 
 
 def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains():
-    from kgtoolkit.train.loop import _optimizer
+    from kgtoolkit.train.loop import build_optimizer
     from kgtoolkit.train.run import build_model
     from kgtoolkit.train.runtime import setup_runtime
 
@@ -175,7 +175,7 @@ def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains(
     for lr_text, frozen in (("0", True), ("null", False)):
         config = load_config(repo / "pipelines" / "tiny.yaml", [f"optim.lr_text={lr_text}"])
         model, _ = build_model(config)
-        optimizer = _optimizer(model, config, runtime)
+        optimizer = build_optimizer(model, config, runtime)
         text = [p for n, p in model.named_parameters() if n.startswith("clip.transformer.")]
         in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
         assert all((not p.requires_grad) == frozen and (id(p) in in_optimizer) != frozen for p in text)

@@ -264,7 +264,7 @@ def test_per_edge_batches_hold_two_b_clips_with_edges_drawn_over_all_training_ed
 
 
 def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
-    from kgtoolkit.train.loop import _step_batch, vb_edges
+    from kgtoolkit.train.loop import step_batch, vb_edges
 
     data = _graph()
     edges = vb_edges(data)
@@ -280,7 +280,7 @@ def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
     keys = list(EdgeBatches([v.index for v in data.split("train")], 3, 7, 0, edges))[0]
     frames, indices, clip_edges, failed = collate_edges([dataset[k] for k in keys])
     assert frames.shape[0] == 6 and failed == [] and clip_edges[:3].tolist() == [-1, -1, -1]
-    batch = _step_batch(frames, indices, data, config, 0, 0, 0, clip_edges, edges)
+    batch = step_batch(frames, indices, data, config, 0, 0, 0, clip_edges, edges)
     assert batch.frames.shape[0] == 3 and batch.vb_frames.shape[0] == 3
     assert batch.frames[:, 0, 0, 0, 0].tolist() == [float(k[1]) for k in keys[:3]]
     assert batch.vb_frames[:, 0, 0, 0, 0].tolist() == [float(edges[k[2]][0]) for k in keys[3:]]
@@ -288,7 +288,7 @@ def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
     assert batch.va_tail.tolist() == [data.videos[k[1]].action for k in keys[:3]]
     assert batch.ab_head.numel() == 2
     # per-video sampling: movements of the v-a clips themselves, no extra clips
-    per_video = _step_batch(frames[:3], indices[:3], data, load_config(None, ["optim.ab_batch_size=2"]), 0, 0, 0)
+    per_video = step_batch(frames[:3], indices[:3], data, load_config(None, ["optim.ab_batch_size=2"]), 0, 0, 0)
     assert per_video.vb_frames is None and per_video.vb_rows.tolist() == [0, 1, 2]
     assert all(m in data.videos[indices[r]].movements for r, m in zip(per_video.vb_rows.tolist(),
                                                                        per_video.vb_tail.tolist()))
@@ -317,17 +317,17 @@ def test_the_v_b_loss_reads_the_edges_own_clips():
 # --- 5. optimisation switches and precision ------------------------------------------------------------------------
 def test_decay_all_puts_weight_decay_on_every_parameter():
     from kgtoolkit.model.kgclip import KGClip
-    from kgtoolkit.train.loop import _optimizer
+    from kgtoolkit.train.loop import build_optimizer
     from kgtoolkit.train.runtime import Runtime
 
     model = KGClip(load_backbone("kg-tiny"), frames=2, triplet_layers=1)
     total = sum(1 for _ in model.parameters())
     cpu = Runtime(torch.device("cpu"))
-    split = _optimizer(model, load_config(None, ["optim.weight_decay=0.2"]), cpu)
+    split = build_optimizer(model, load_config(None, ["optim.weight_decay=0.2"]), cpu)
     assert {g["weight_decay"] for g in split.param_groups} == {0.0, 0.2}
     spared = sum(len(g["params"]) for g in split.param_groups if g["weight_decay"] == 0)
     assert spared > 0 and sum(len(g["params"]) for g in split.param_groups) == total
-    every = _optimizer(model, load_config(PAPER, TINY), cpu)
+    every = build_optimizer(model, load_config(PAPER, TINY), cpu)
     assert {g["weight_decay"] for g in every.param_groups} == {0.2}
     assert sum(len(g["params"]) for g in every.param_groups) == total
     assert {(g["name"], g["lr"]) for g in every.param_groups} == {("backbone", 1e-5), ("graph", 1e-4), ("text", 1e-5)}

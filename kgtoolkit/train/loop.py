@@ -46,7 +46,7 @@ class TrainResult:
 StepCallback = Callable[[dict], None]
 
 
-def _specs(videos: list[VideoItem]) -> list[ClipSpec]:
+def clip_specs(videos: list[VideoItem]) -> list[ClipSpec]:
     return [ClipSpec(v.path or "", v.frames, v.width, v.height) for v in videos]
 
 
@@ -87,7 +87,7 @@ def _no_decay(name: str, param: torch.nn.Parameter, decay_all: bool = False) -> 
     return param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
 
 
-def _optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.optim.Optimizer:
+def build_optimizer(model: KGClip, config: TrainConfig, runtime: Runtime) -> torch.optim.Optimizer:
     """AdamW with the backbone's image tower and logit scale at lr_backbone, its text tower at
     lr_text (0 freezes it), the graph module (Triplet Encoder, temporal pooling) at lr_graph. The
     group order is fixed (backbone, graph, text; each with and without decay) for checkpoints."""
@@ -122,7 +122,7 @@ def _group_lr(optimizer: torch.optim.Optimizer, kind: str) -> float | None:
     return next((g["lr"] for g in optimizer.param_groups if g.get("name") == kind), None)
 
 
-def _step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets, config: TrainConfig,
+def step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets, config: TrainConfig,
                 epoch: int, step: int, rank: int, clip_edges: torch.Tensor | None = None,
                 edge_list: list[tuple[int, int]] | None = None) -> StepBatch:
     """The step's triplets. `clip_edges` (from `collate_edges`): per clip, the v-b edge (an index into
@@ -168,7 +168,7 @@ def vb_edges(data: GraphTriplets) -> list[tuple[int, int]]:
     return [(v.index, m) for v in data.split("train") for m in v.movements]
 
 
-def _to(batch: StepBatch, device: torch.device) -> StepBatch:
+def batch_to(batch: StepBatch, device: torch.device) -> StepBatch:
     return StepBatch(**{f.name: None if getattr(batch, f.name) is None
                         else getattr(batch, f.name).to(device, non_blocking=True) for f in fields(batch)})
 
@@ -236,7 +236,7 @@ def evaluate(model: KGClip, data: GraphTriplets, videos: list[VideoItem], action
         return {"videos": 0, "top1": 0.0, "top5": 0.0}
     classes = model.encode_text(action_tokens.to(runtime.device)).float()
     keys = model.relation_keys(classes, REL_VA, CLASS_WEIGHTS) if model.two_tower or not model.use_graph else None
-    loader = DataLoader(ClipDataset(_specs(videos), decoder, train=False), batch_size=batch_size,
+    loader = DataLoader(ClipDataset(clip_specs(videos), decoder, train=False), batch_size=batch_size,
                         num_workers=workers, collate_fn=collate)
     scores: dict[str, list[torch.Tensor]] = {"s_output": [], "s_mm": [], "s_tri": []}
     kept: list[int] = []
@@ -317,13 +317,13 @@ def train(
     movement_tokens = tokenize(backbone, data.movement_names, templates).to(runtime.device)
     decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std, config.data.augment)
     train_videos = data.split("train")
-    train_set = ClipDataset(_specs(data.videos), decoder, train=True, seed=config.seed)
+    train_set = ClipDataset(clip_specs(data.videos), decoder, train=True, seed=config.seed)
     val_videos = data.split("val")
     eval_decoder = ClipDecoder(config.data.frames, backbone.image_size, backbone.mean, backbone.std,
                                config.data.augment)  # the test view of the augmentation ("authors": 256 -> 224)
     edges = vb_edges(data) if config.data.vb_sampling == "per_edge" else None
 
-    optimizer = _optimizer(model, config, runtime)
+    optimizer = build_optimizer(model, config, runtime)
     steps_per_epoch = len(EpochBatches([v.index for v in train_videos], config.optim.batch_size, config.seed, 0))
     total = steps_per_epoch * config.optim.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -363,7 +363,7 @@ def train(
                     raise DataError(f"rank {runtime.rank}: no clip of a batch could be decoded: " + "; ".join(failed))
                 fetch = time.perf_counter()
                 continue
-            batch = _to(_step_batch(frames, indices, data, config, epoch, step, runtime.rank, clip_edges, edges),
+            batch = batch_to(step_batch(frames, indices, data, config, epoch, step, runtime.rank, clip_edges, edges),
                         runtime.device)
             losses = optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime,
                                     graph=epoch >= config.optim.graph_warmup_epochs, scaler=scaler)
