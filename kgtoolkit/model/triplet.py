@@ -154,14 +154,12 @@ class TripletEncoder(nn.Module):
         x = tokens + self._mix((tokens + self.position_embeddings.weight)[None])[0]
         return x[:, 0] * x[:, 1] - self.delta, x[:, 2] * x[:, 3]
 
-    def score_matrix(self, head: torch.Tensor, relation: int, tails: torch.Tensor, *,
-                     head_context: torch.Tensor | None = None, tail_context: torch.Tensor | None = None,
-                     chunk: int = 4096) -> torch.Tensor:
+    def score_matrix(self, head: torch.Tensor, relation: int, tails: torch.Tensor, *, chunk: int = 4096) -> torch.Tensor:
         """cos(x_h, x_t) of (h_i, r, t_j) for every i, j: (N, M). Two towers: each head and each
         tail is encoded once. "sequence": one [h_i, r, t_j] sequence per pair, in chunks."""
         if self.two_tower:
-            x_h = self.heads(head, relation, head_context)
-            x_t = self.tails(tails, relation, tail_context)
+            x_h = self.heads(head, relation)
+            x_t = self.tails(tails, relation)
             return F.normalize(x_h, dim=-1) @ F.normalize(x_t, dim=-1).t()
         n, m = head.shape[0], tails.shape[0]
         h = head[:, None, :].expand(n, m, -1).reshape(n * m, -1)
