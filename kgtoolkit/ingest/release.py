@@ -22,9 +22,9 @@ from kgtoolkit.ingest.report import IngestReport
 from kgtoolkit.ingest.splits import carve_validation
 from kgtoolkit.ingest.writer import GraphWriter
 from kgtoolkit.safe_pickle import UnsafePickleError, load_int_triples
+from kgtoolkit.schema import RELEASE_RELATION_IDS
 from kgtoolkit.vocab import action_id, object_id, parse_movement_name, part_id, video_id
 
-RELATIONS = {"v-b": 0, "a-b": 1, "v-a": 2}
 PROTOCOLS = ("82", "64", "46", "28")
 LEGACY = {"train": "v-a-trn.pkl", "val": "v-a-val.pkl", "test": "v-a-tst.pkl"}
 
@@ -44,8 +44,8 @@ def _triples(root: Path, name: str, relation: str, report: IngestReport) -> list
         return []
     good = []
     for position, (h, r, t) in enumerate(triples):
-        if r != RELATIONS[relation]:
-            report.reject(f"{name}[{position}]", f"relation id {r}, expected {RELATIONS[relation]} ({relation})")
+        if r != RELEASE_RELATION_IDS[relation]:
+            report.reject(f"{name}[{position}]", f"relation id {r}, expected {RELEASE_RELATION_IDS[relation]} ({relation})")
         else:
             good.append((h, r, t))
     return good
@@ -58,7 +58,7 @@ def ingest_release(root: Path, writer: GraphWriter, report: IngestReport, option
         report.reject("kg_idx.json", f"not a JSON object of id -> name: {error}")
         return
     relations = {index.get(i) for i in range(3)}
-    if relations != set(RELATIONS):
+    if relations != set(RELEASE_RELATION_IDS):
         report.reject("kg_idx.json", f"ids 0-2 should name the relations v-b, a-b, v-a, found {sorted(map(str, relations))}")
 
     # Entities: actions are the tails of v-a, movements of a-b/v-b, videos the heads of v-a.

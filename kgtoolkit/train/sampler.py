@@ -17,8 +17,8 @@ from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph import GraphStore
-from kgtoolkit.ingest.splits import stable_key
-from kgtoolkit.schema import action_sort_key
+from kgtoolkit.ingest.splits import training_subset
+from kgtoolkit.schema import INVERSE_OFFSET, RELATION_IDS, action_sort_key
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class GraphTriplets:
 
     def id_maps(self) -> dict:
         return {
-            "relations": {"EXHIBITS": 0, "INVOLVES": 1, "SHOWS": 2, "inverse_offset": 3},
+            "relations": {**RELATION_IDS, "inverse_offset": INVERSE_OFFSET},
             "actions": self.actions, "action_names": self.action_names,
             "movements": self.movements, "movement_names": self.movement_names,
         }
@@ -98,7 +98,7 @@ class TripletSampler:
             return props.get(f"split{protocol}", "unknown") if protocol else props.get("split", "unknown")
 
         train_ids = [v for v, p in video_props.items() if split_of(p) == "train" and v in label_of]
-        selected = _stratified_subset(train_ids, label_of, train_fraction, seed)
+        selected = training_subset(((v, label_of[v]) for v in train_ids), train_fraction, seed)
 
         shown: dict[str, list[int]] = defaultdict(list)
         seen_by_action: dict[int, set[int]] = defaultdict(set)
@@ -147,16 +147,3 @@ class TripletSampler:
         }
         return data
 
-
-def _stratified_subset(video_ids: list[str], label_of: dict[str, int], fraction: float, seed: int) -> set[str]:
-    """round(fraction * n) videos of each class (at least 1), chosen by a seeded stable hash."""
-    if fraction >= 1:
-        return set(video_ids)
-    by_class: dict[int, list[str]] = defaultdict(list)
-    for v in video_ids:
-        by_class[label_of[v]].append(v)
-    chosen: set[str] = set()
-    for label, members in by_class.items():
-        k = max(1, round(fraction * len(members)))
-        chosen.update(sorted(members, key=lambda v: (stable_key("subset", seed, label, v), v))[:k])
-    return chosen
