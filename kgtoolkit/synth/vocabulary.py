@@ -3,7 +3,6 @@ movements (the module's own default list, or a KG-CLIP release's actions and mov
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.safe_pickle import load_int_triples
+from kgtoolkit.ingest.release import read_composition
 from kgtoolkit.vocab import BODY_PARTS, NO_MOVEMENT, UNDEFINED, Movement, check_path_component, parse_movement_name
 
 
@@ -157,28 +156,24 @@ def default_vocabulary(classes: int) -> Vocabulary:
 
 
 def composition_vocabulary(release: Path, classes: int) -> Vocabulary:
-    """The KG-CLIP release's vocabulary: kg_idx.json names, a-b.pkl action -> movement edges."""
+    """The KG-CLIP release's vocabulary, read by `kgtoolkit.ingest.release.read_composition`: its
+    actions in id order (the first `classes`), each with its a-b.pkl movements."""
     index_path, edges_path = release / "kg_idx.json", release / "a-b.pkl"
     for path in (index_path, edges_path):
         if not path.is_file():
             raise ConfigurationError(f"composition folder {release}: {path.name} is missing; point it at a "
                                      "KG-CLIP release folder such as shared/data/kg_clip_release")
-    names = {int(k): v for k, v in json.loads(index_path.read_text(encoding="utf-8")).items()}
-    action_ids = [i for i in range(3, 27) if i in names]
-    if classes > len(action_ids):
-        raise ConfigurationError(f"composition {release} has {len(action_ids)} actions; ask for at most "
-                                 f"{len(action_ids)} classes (got {classes})")
-    movement_ids = [i for i in range(27, 418) if i in names]
-    try:
-        movements = {i: parse_movement_name(names[i]) for i in movement_ids}
-    except ValueError as error:
-        raise ConfigurationError(f"composition {index_path}: {error}") from None
-    by_action: dict[int, list[int]] = {}
-    for head, _relation, tail in load_int_triples(edges_path):
-        by_action.setdefault(head, []).append(tail)
+    composition = read_composition(release)
+    names, movements = composition.names, composition.movements
+    if classes > len(composition.actions):
+        raise ConfigurationError(f"composition {release} has {len(composition.actions)} actions; ask for at most "
+                                 f"{len(composition.actions)} classes (got {classes})")
+    by_action: dict[int, set[int]] = {}
+    for head, tail in composition.involves:
+        by_action.setdefault(head, set()).add(tail)
     actions = []
-    for action_id in action_ids[:classes]:
-        tails = sorted(t for t in set(by_action.get(action_id, [])) if t in movements)
+    for action_id in composition.actions[:classes]:
+        tails = sorted(by_action[action_id])
         if len({movements[t].part for t in tails}) < 3:
             raise ConfigurationError(f"composition {edges_path}: action {names[action_id]!r} has movements on "
                                      "fewer than 3 body parts; cannot draw videos of it")
