@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgtoolkit.errors import VideoError
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -18,10 +20,6 @@ class VideoInfo:
     fps: float
     width: int
     height: int
-
-
-class VideoError(ValueError):
-    """The file is not a readable video."""
 
 
 def probe_video(path: Path) -> VideoInfo:
