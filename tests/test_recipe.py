@@ -70,7 +70,7 @@ def test_the_openai_tag_builds_vit_b_16_with_quick_gelu_without_downloading(monk
     # a run records the activation its weights imply, and is rebuilt with it from its checkpoint alone;
     # a run saved before the key existed was trained with open_clip's GELU and is rebuilt so
     from kgtoolkit.train.loop import _resolved
-    from kgtoolkit.train.run import build_model
+    from kgtoolkit.runs import build_model
 
     monkeypatch.setattr(open_clip, "create_model", real)
     older = load_config(REPO / "pipelines" / "vit-b-16.yaml", ["model.triplet_layers=1"])
@@ -136,7 +136,7 @@ def test_an_openai_torchscript_release_loads_with_its_weights_and_quick_gelu(tmp
         assert value.dtype == torch.float32, key
         assert torch.equal(value, state[key].half().float() if key != "logit_scale" else state[key]), key
     config = load_config(PAPER, [*TINY, f"model.pretrained={path}"])
-    from kgtoolkit.train.run import build_model
+    from kgtoolkit.runs import build_model
 
     model, _ = build_model(config)
     assert torch.equal(model.clip.visual.conv1.weight, loaded["visual.conv1.weight"])
@@ -235,7 +235,7 @@ def _graph(videos: int = 10, movements: int = 6) -> GraphTriplets:
 
 
 def test_per_edge_batches_hold_two_b_clips_with_edges_drawn_over_all_training_edges():
-    from kgtoolkit.train.loop import vb_edges
+    from kgtoolkit.train.step import vb_edges
 
     data = _graph()
     edges = vb_edges(data)
@@ -264,7 +264,7 @@ def test_per_edge_batches_hold_two_b_clips_with_edges_drawn_over_all_training_ed
 
 
 def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
-    from kgtoolkit.train.loop import step_batch, vb_edges
+    from kgtoolkit.train.step import step_batch, vb_edges
 
     data = _graph()
     edges = vb_edges(data)
@@ -317,7 +317,7 @@ def test_the_v_b_loss_reads_the_edges_own_clips():
 # --- 5. optimisation switches and precision ------------------------------------------------------------------------
 def test_decay_all_puts_weight_decay_on_every_parameter():
     from kgtoolkit.model.kgclip import KGClip
-    from kgtoolkit.train.loop import build_optimizer
+    from kgtoolkit.train.step import build_optimizer
     from kgtoolkit.train.runtime import Runtime
 
     model = KGClip(load_backbone("kg-tiny"), frames=2, triplet_layers=1)
