@@ -27,10 +27,8 @@ from pydantic import BaseModel, ConfigDict
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.schema import action_sort_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
-from kgtoolkit.ingest.videos import VideoError, probe_video
-from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
+from kgtoolkit.media import VIDEO_SUFFIXES, ClipSpec, VideoError, probe_video
 from kgtoolkit.runs import LoadedRun, iter_encoded
-from kgtoolkit.train.clips import ClipSpec
 
 
 class ActionScore(BaseModel):

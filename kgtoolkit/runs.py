@@ -22,7 +22,7 @@ from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.model.backbone import Backbone, load_backbone
 from kgtoolkit.model.kgclip import KGClip
 from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
+from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import TrainConfig, load_config, save_config
 from kgtoolkit.train.runtime import Runtime
 

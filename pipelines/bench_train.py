@@ -29,7 +29,8 @@ from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
 from kgtoolkit.tables import write_tables
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EdgeBatches, EpochBatches, collate_edges
+from kgtoolkit.media import ClipDataset, ClipDecoder, collate_edges
+from kgtoolkit.train.clips import EdgeBatches, EpochBatches
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.loop import clip_specs, train
 from kgtoolkit.runs import build_model, tokenize

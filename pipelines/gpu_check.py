@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from kgtoolkit.model.kgclip import StepBatch
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
+from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import DataConfig, ModelConfig, TrainConfig
 from kgtoolkit.runs import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime

@@ -21,8 +21,8 @@ from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import IngestOptions, ingest
 from kgtoolkit.model.backbone import is_torchscript_archive, load_backbone, weights_quick_gelu
 from kgtoolkit.synth import generate
-from kgtoolkit.train.clips import (AUTHORS_SCALES, ClipDataset, ClipDecoder, EdgeBatches, collate_edges,
-                                   multiscale_crop_box)
+from kgtoolkit.media import AUTHORS_SCALES, ClipDataset, ClipDecoder, collate_edges, multiscale_crop_box
+from kgtoolkit.train.clips import EdgeBatches
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.sampler import GraphTriplets, VideoItem
 
@@ -274,7 +274,7 @@ def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
         def decode(self, spec, train=False, rng=None):
             return torch.full((2, 3, 4, 4), float(spec.path))
 
-    from kgtoolkit.train.clips import ClipSpec
+    from kgtoolkit.media import ClipSpec
 
     dataset = ClipDataset([ClipSpec(str(v.index)) for v in data.videos], Frames(2, 4, (0,) * 3, (1,) * 3), True)
     keys = list(EdgeBatches([v.index for v in data.split("train")], 3, 7, 0, edges))[0]

@@ -24,7 +24,8 @@ from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, REL_VA, KGClip
 from kgtoolkit.runs import RunDir, build_model, eval_decoder, iter_encoded, tokenize
 from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, EdgeBatches, EpochBatches, collate_edges
+from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate_edges
+from kgtoolkit.train.clips import EdgeBatches, EpochBatches
 from kgtoolkit.train.config import TrainConfig, save_config
 from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
 from kgtoolkit.train.sampler import GraphTriplets, TripletSampler, VideoItem
