@@ -32,8 +32,6 @@ class CypherNotSupportedError(GraphStoreError):
 class ReadOnlyQueryError(GraphStoreError):
     """A query that writes was run with read access (`kgtoolkit query` without --write)."""
 
-    exit_code = 2
-
 
 class SchemaError(GraphStoreError):
     """A label, relationship type or property is not part of the graph model."""

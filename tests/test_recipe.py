@@ -344,7 +344,7 @@ class _Quadratic(torch.nn.Module):
 
 @pytest.mark.parametrize("clip", [1.0, None])
 def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
-    from kgtoolkit.train import loop
+    from kgtoolkit.train import step
     from kgtoolkit.train.runtime import Runtime
 
     norms: list[float] = []
@@ -359,7 +359,7 @@ def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
     model = _Quadratic()
     config = load_config(None, [f"optim.grad_clip={'null' if clip is None else clip}"])
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    loop.optimizer_step(model, model, optimizer, None, None, None, config, Runtime(torch.device("cpu")))
+    step.optimizer_step(model, model, optimizer, None, None, None, config, Runtime(torch.device("cpu")))
     gradient = torch.tensor([300.0, -400.0])  # d/dw 50 w^2 = 100 w; norm 500
     if clip is None:
         assert norms == [] and torch.allclose(model.weight.detach(), torch.tensor([3.0, -4.0]) - gradient)
@@ -369,7 +369,7 @@ def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
 
 
 def test_precision_modes_and_the_fp16_scaler():
-    from kgtoolkit.train import loop
+    from kgtoolkit.train.step import optimizer_step
     from kgtoolkit.train.runtime import Runtime
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
@@ -387,7 +387,7 @@ def test_precision_modes_and_the_fp16_scaler():
     for runtime, step_scaler in ((Runtime(cpu, precision="fp32"), None), (fp16, scaler)):
         model = _Quadratic()
         optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
-        loop.optimizer_step(model, model, optimizer, None, None, None, config, runtime, scaler=step_scaler)
+        optimizer_step(model, model, optimizer, None, None, None, config, runtime, scaler=step_scaler)
         results.append(model.weight.detach().clone())
     assert torch.allclose(results[0], results[1], atol=1e-6) and not torch.equal(results[0], torch.tensor([3.0, -4.0]))
     assert scaler.get_scale() == 65536.0  # no overflow: the scale stays
