@@ -10,14 +10,18 @@ through the graph", measures it.
 
 The model is loaded once; with a two-tower Triplet Encoder the actions' and movements' side of
 every score (`RelationKeys`) is computed once, so a clip costs its decode, one video encoding and
-two Triplet Encoder passes, whatever the number of actions and movements. Clips are decoded one by
-one (a bad file is reported and skipped) and encoded in batches. The result of each clip depends
-on that clip alone.
+two Triplet Encoder passes, whatever the number of actions and movements. The result of each clip
+depends on that clip alone.
+
+Folders of thousands of clips: `Classifier.stream` probes (PyAV) and decodes (decord) the clips in
+DataLoader worker processes, a batch at a time, encodes each batch in one forward, and yields the
+results in the clips' order as they come; a clip that cannot be read or decoded (gone, empty,
+corrupt, truncated) becomes a result with its `error`, and the others go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,7 @@ from kgtoolkit.schema import action_sort_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
 from kgtoolkit.ingest.videos import VideoError, probe_video
 from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
-from kgtoolkit.train.clips import ClipSpec, decode_problem
+from kgtoolkit.train.clips import ClipDecoder, ClipSpec, decode_problem
 from kgtoolkit.train.run import LoadedRun
 
 
@@ -151,35 +155,28 @@ class Classifier:
                                    similarity=round(float(movement_scores[j]), 4),
                                    support=self.support.get((action, self.movement_ids[j]))) for j in order]
 
-    def __call__(self, clips: list[Path], batch_size: int = 16) -> list[ClipResult]:
-        results = [ClipResult(clip=str(c)) for c in clips]
-        specs: list[tuple[int, ClipSpec]] = []
-        for i, clip in enumerate(clips):
-            try:
-                if not clip.exists():
-                    raise VideoError("no such file")
-                if not clip.is_file():
-                    raise VideoError("not a file")
-                info = probe_video(clip)
-                specs.append((i, ClipSpec(str(clip), info.frames, info.width, info.height)))
-            except VideoError as error:
-                results[i].error = str(error)
-        for start in range(0, len(specs), batch_size):
-            self._score(specs[start : start + batch_size], results)
-        return results
+    def __call__(self, clips: list[Path], batch_size: int = 16, workers: int = 0) -> list[ClipResult]:
+        return [scored.result for scored in self.stream(clips, batch_size, workers)]
 
-    def _score(self, chunk: list[tuple[int, ClipSpec]], results: list[ClipResult]) -> None:
-        frames, kept = [], []
-        for i, spec in chunk:
-            try:
-                frames.append(self.decoder.decode(spec))
-                kept.append(i)
-            except Exception as error:  # decord failing on a file PyAV could open
-                results[i].error = decode_problem(error)
-        if not frames:
-            return
+    def stream(self, clips: list[Path], batch_size: int = 16, workers: int = 0) -> Iterator[Scored]:
+        """Each clip's result (with the frames the model saw), in the clips' order, batch by batch:
+        `workers` processes probe and decode the next batches while this one is encoded."""
+        loader = torch.utils.data.DataLoader(ClipFiles(clips, self.decoder), batch_size=batch_size,
+                                             num_workers=workers, collate_fn=collate_clips,
+                                             prefetch_factor=2 if workers else None)
+        for frames, kept, failed in loader:
+            results = {i: ClipResult(clip=str(clips[i])) for i in kept}
+            results.update({i: ClipResult(clip=str(clips[i]), error=error) for i, error in failed})
+            if frames is not None:
+                self._score(frames, [results[i] for i in kept])
+            rows = {i: row for row, i in enumerate(kept)}
+            for i in sorted(results):
+                yield Scored(results[i], frames[rows[i]] if i in rows else None)
+
+    @torch.no_grad()
+    def _score(self, frames: torch.Tensor, results: list[ClipResult]) -> None:
         run, classes, model = self.run, self.classes, self.run.model
-        video = run.embed_frames(torch.stack(frames))
+        video = run.embed_frames(frames)
         if self.class_keys is not None:
             scores = model.keyed_scores(video, self.class_keys)
         else:  # the joint encoder ("sequence"): one sequence per (clip, action) pair
@@ -189,24 +186,64 @@ class Classifier:
         elif self.movement_ids:
             per_movement = model.movement_scores(video, self.movement_text.to(run.device)).float().cpu()
         else:
-            per_movement = torch.zeros(len(kept), 0)
+            per_movement = torch.zeros(len(results), 0)
         s_kg = per_movement @ self.involves.t()  # (B, C)
         s_output = scores.s_output.float().cpu()
         if self.movement_weight > 0:
             w = self.movement_weight
             s_output = torch.where(self.has_movements[None, :], (1 - w) * s_output + w * s_kg, s_output)
-        for row, i in enumerate(kept):
+        for row, result in enumerate(results):
             top = s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
-            results[i].top = [
+            result.top = [
                 ActionScore(action=classes.names[c], id=classes.ids[c], score=round(float(s_output[row, c]), 4),
                             s_mm=round(float(scores.s_mm[row, c]), 4), s_tri=round(float(scores.s_tri[row, c]), 4),
                             s_kg=round(float(s_kg[row, c]), 4) if self.has_movements[c] else None)
                 for c in top
             ]
-            results[i].movements = self.supporting(top[0], per_movement[row])
+            result.movements = self.supporting(top[0], per_movement[row])
+
+
+@dataclass
+class Scored:
+    result: ClipResult
+    frames: torch.Tensor | None  # (T, 3, S, S) normalised, as the model saw them; None for a failed clip
+
+
+class ClipFiles(torch.utils.data.Dataset):
+    """Item i: (frames, i, None), or (None, i, problem) for a file that is missing, not a video,
+    truncated or undecodable (checked with PyAV first, so the message says which; decord second)."""
+
+    def __init__(self, clips: list[Path], decoder: ClipDecoder):
+        self.clips, self.decoder = clips, decoder
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int, str | None]:
+        clip = Path(self.clips[i])
+        try:
+            if not clip.exists():
+                raise VideoError("no such file")
+            if not clip.is_file():
+                raise VideoError("not a file")
+            info = probe_video(clip)
+            return self.decoder.decode(ClipSpec(str(clip), info.frames, info.width, info.height)), i, None
+        except VideoError as error:
+            return None, i, str(error)
+        except Exception as error:  # decord failing on a file PyAV could open
+            return None, i, decode_problem(error)
+
+
+def collate_clips(items: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[tuple[int, str]]]:
+    """(frames of the clips that decoded or None, their positions, (position, problem) of the others)."""
+    good = [(frames, i) for frames, i, problem in items if problem is None]
+    return (torch.stack([f for f, _ in good]) if good else None, [i for _, i in good],
+            [(i, problem) for _, i, problem in items if problem is not None])
 
 
 def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
-             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0) -> list[ClipResult]:
+             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0,
+             workers: int = 0) -> list[ClipResult]:
     """Classify clips with a run (a `Classifier` made for this one call)."""
-    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size)
+    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size,
+                                                                                                workers)

@@ -531,10 +531,26 @@ def classify_command(
         help="Weight w of the graph score S_kg (the clip's v-b triple scores averaged over each action's "
         "INVOLVES movements): S_output = (1 - w) (S_mm + S_tri) / 2 + w S_kg. 0 is the paper's score; "
         "actions added with add-action need w > 0 to be recognised by their movements.")] = DEFAULT_MOVEMENT_WEIGHT,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", help="Stream the results to this file as they come: .jsonl (one JSON object per clip) or "
+        ".csv (one row per clip and rank); nothing per clip is printed then.", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips decoded and encoded together.")] = 16,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=0, help="Decoding processes (default: none for one batch of clips, else up to 4).",
+        show_default=False)] = None,
+    explain: Annotated[Optional[Path], typer.Option(
+        "--explain", metavar="DIR", help="Write an explanation of each clip into DIR: a PNG and a self-contained "
+        "HTML page with the sampled frames, the top actions' S_mm and S_tri, and the supporting body movements.",
+        show_default=False)] = None,
 ) -> None:
     """Top-k actions of each clip (S_output with its S_mm, S_tri and S_kg parts) and the body movements
     that support the top action. Exit status 3 when some clip could not be classified."""
-    from kgtoolkit.classify import classify, expand_clips
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kgtoolkit.classify import Classifier, expand_clips
+    from kgtoolkit.classify_output import ResultWriter, Summary
     from kgtoolkit.graph import open_graph
     from kgtoolkit.train.run import latest_run, load_run
 
@@ -546,27 +562,56 @@ def classify_command(
         err_console.print(f"[yellow]graph not available ({escape(str(error))}); scoring the run's own actions[/]")
         store = None
     try:
-        results = classify(files, loaded, store, k=k, movement_weight=movement_weight)
+        classifier = Classifier(loaded, store, k=k, movement_weight=movement_weight)
     finally:
         if store is not None:
             store.close()
-    if as_json:
-        print(json.dumps([r.model_dump() for r in results], indent=1, ensure_ascii=False))
-    else:
-        for result in results:
+    if workers is None:
+        workers = 0 if len(files) <= batch_size else min(4, os.cpu_count() or 1)
+    explainer = None
+    if explain is not None:
+        from kgtoolkit.explain import Explainer
+
+        explainer = Explainer(explain, loaded.decoder())
+    summary, collected = Summary(), []
+    with (ResultWriter(output) if output else nullcontext()) as writer, Progress(
+        TextColumn("[bold]classify[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("clips"),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    ) as bar:
+        task = bar.add_task("clips", total=len(files))
+        for scored in classifier.stream(files, batch_size=batch_size, workers=workers):
+            result = scored.result
+            summary.add(result)
+            bar.advance(task)
+            if explainer is not None and not result.error:
+                explainer.write(result, scored.frames)
             if result.error:
-                err_console.print(f"[red]{escape(f'{result.clip}: {result.error}')}[/]", highlight=False)
-                continue
-            table = Table("rank", "action", "S_output", "S_mm", "S_tri", "S_kg", title=escape(result.clip))
-            for rank, top in enumerate(result.top, start=1):
-                table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}",
-                              "-" if top.s_kg is None else f"{top.s_kg:.4f}")
-            console.print(table)
-            if result.movements:
-                console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
-                    f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))
-    if any(r.error for r in results):
+                bar.console.print(f"[red]{escape(f'{result.clip}: {result.error}')}[/]", highlight=False)
+            if writer is not None:
+                writer.write(result)
+                if summary.clips % batch_size == 0:
+                    writer.flush()
+            elif as_json:
+                collected.append(result.model_dump())
+            elif not result.error:
+                _print_clip(result)
+    if as_json and output is None:
+        print(json.dumps(collected, indent=1, ensure_ascii=False))
+    err_console.print(escape(summary.line() + (f"; results in {output}" if output else "")
+                             + (f"; explanations in {explain}" if explain else "")), highlight=False)
+    if summary.failed:
         raise typer.Exit(3)
+
+
+def _print_clip(result) -> None:
+    table = Table("rank", "action", "S_output", "S_mm", "S_tri", "S_kg", title=escape(result.clip))
+    for rank, top in enumerate(result.top, start=1):
+        table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}",
+                      "-" if top.s_kg is None else f"{top.s_kg:.4f}")
+    console.print(table)
+    if result.movements:
+        console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
+            f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))
 
 
 @app.command("add-action")

@@ -1,0 +1,177 @@
+"""`kgtoolkit classify` at folder scale and `--explain`: results streamed to JSON lines or CSV in the
+clips' order (batched decoding in worker processes gives the same scores as one clip at a time), a
+corrupt file reported by name in the output and the summary without stopping the others, clips/s in
+the summary, and the explanation pages and pictures holding classify's own numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from kgtoolkit.classify import ClipResult
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
+from kgtoolkit.ingest import ingest
+from kgtoolkit.synth import generate
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMES = 4
+
+
+def kgtoolkit(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "kgtoolkit", *args], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if check:
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("classify")
+    generate(base / "ktps", classes=3, train_per_class=5, test_per_class=3, frames=8, size=64, seed=5)
+    with EmbeddedGraphStore(base / "graph") as store:
+        ingest(base / "ktps", store)
+    kgtoolkit("train", "--graph", str(base / "graph"), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+              "--out", str(base / "run"), "--set", "optim.epochs=1", "--set", "optim.graph_warmup_epochs=0",
+              "--set", "optim.batch_size=4", "--set", "data.workers=0", "--set", f"data.frames={FRAMES}",
+              "--set", "write_embeddings=false")
+    folder = base / "ktps" / "test_videos"
+    corrupt = folder / "push_up" / "corrupt.mp4"  # sorts among the good clips of its folder
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    return {"base": base, "run": base / "run", "graph": base / "graph", "folder": folder, "corrupt": corrupt}
+
+
+def _common(trained: dict) -> list[str]:
+    return ["--run", str(trained["run"]), "--graph", str(trained["graph"]), "-k", "3"]
+
+
+def _reference(trained: dict) -> dict[str, ClipResult]:
+    """One process, no workers, everything in one JSON list at the end."""
+    result = kgtoolkit("classify", str(trained["folder"]), *_common(trained), "--json", "--workers", "0", check=False)
+    assert result.returncode == 3
+    return {r.clip: r for r in (ClipResult.model_validate(x) for x in json.loads(result.stdout))}
+
+
+def test_folder_streams_json_lines_in_order_and_a_corrupt_clip_stops_nothing(trained, tmp_path: Path):
+    out = tmp_path / "results.jsonl"
+    result = kgtoolkit("classify", str(trained["folder"]), *_common(trained), "--output", str(out),
+                       "--batch-size", "2", "--workers", "2", check=False)
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    lines = [ClipResult.model_validate_json(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    clips = sorted(p for p in trained["folder"].rglob("*.mp4"))
+    assert [r.clip for r in lines] == [str(p) for p in clips]  # every clip, in order, the corrupt one included
+    corrupt = str(trained["corrupt"])
+    failed = [r for r in lines if r.error]
+    assert [r.clip for r in failed] == [corrupt] and failed[0].top == []
+    assert "not a readable video" in failed[0].error
+    good = [r for r in lines if not r.error]
+    assert len(good) == 9 and all(len(r.top) == 3 and r.movements for r in good)
+    # batched decoding in worker processes scores each clip as one clip at a time does
+    reference = _reference(trained)
+    for r in good:
+        ref = reference[r.clip]
+        assert [t.action for t in r.top] == [t.action for t in ref.top]
+        assert [t.score for t in r.top] == pytest.approx([t.score for t in ref.top], abs=2e-4)
+    assert reference[corrupt].error == failed[0].error
+    stderr = " ".join(result.stderr.split())
+    assert f"{corrupt}: not a readable video" in stderr  # named as it happens
+    assert "classified 9 of 10 clips in" in stderr and "clips/s); 1 failed; results in" in stderr
+    rate = float(stderr.split(" clips/s)")[0].rsplit("(", 1)[1])
+    assert rate > 0
+
+
+def test_folder_streams_csv_one_row_per_clip_and_rank(trained, tmp_path: Path):
+    out = tmp_path / "results.csv"
+    missing = trained["base"] / "gone.mp4"
+    result = kgtoolkit("classify", str(trained["folder"]), str(missing), *_common(trained), "--output", str(out),
+                       check=False)
+    assert result.returncode == 3
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    reference = _reference(trained)
+    by_clip: dict[str, list[dict]] = {}
+    for row in rows:
+        by_clip.setdefault(row["clip"], []).append(row)
+    assert list(by_clip) == [*reference, str(missing)]
+    assert by_clip[str(missing)] == [{**{k: "" for k in rows[0]}, "clip": str(missing), "error": "no such file"}]
+    assert [r["error"] for r in by_clip[str(trained["corrupt"])]] == [reference[str(trained["corrupt"])].error]
+    for clip, ref in reference.items():
+        if ref.error:
+            continue
+        got = by_clip[clip]
+        assert [r["rank"] for r in got] == ["1", "2", "3"] and [r["action"] for r in got] == [t.action for t in ref.top]
+        assert [float(r["s_mm"]) for r in got] == pytest.approx([t.s_mm for t in ref.top], abs=2e-4)
+        assert got[0]["movements"].split("; ")[0].startswith(ref.movements[0].movement + " (")
+    assert "classified 9 of 11 clips" in " ".join(result.stderr.split())
+
+
+def test_an_output_file_that_is_neither_jsonl_nor_csv_is_refused(trained, tmp_path: Path):
+    result = kgtoolkit("classify", str(trained["folder"]), *_common(trained), "--output", str(tmp_path / "r.xlsx"),
+                       check=False)
+    assert result.returncode == 2 and "r.xlsx: name a .jsonl (JSON lines) or .csv file" in result.stderr
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.actions: list[dict] = []
+        self.movements: list[dict] = []
+        self.script: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "tr" and attrs.get("class") == "action":
+            self.actions.append(attrs)
+        elif tag == "tr" and attrs.get("class") == "movement":
+            self.movements.append(attrs)
+        elif tag == "script" and attrs.get("id") == "kgtoolkit-result":
+            self._in_script = True
+
+    def handle_endtag(self, tag):
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.script.append(data)
+
+
+def test_explain_writes_a_page_and_a_picture_with_classifys_numbers(trained, tmp_path: Path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    clips = sorted((trained["folder"] / "squat").glob("*.mp4"))[:2]
+    out = tmp_path / "explain"
+    result = kgtoolkit("classify", *map(str, clips), *_common(trained), "--json", "--explain", str(out))
+    printed = [ClipResult.model_validate(x) for x in json.loads(result.stdout)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{c.stem}.{s}" for c in clips for s in ("html", "png"))
+    for clip, expected in zip(clips, printed, strict=True):
+        page = _Page()
+        page.feed((out / f"{clip.stem}.html").read_text(encoding="utf-8"))
+        assert len(page.images) == FRAMES  # the sampled frames, embedded: the page needs no other file
+        for src in page.images:
+            assert src.startswith("data:image/png;base64,")
+            frame = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+            assert frame.size == (64, 64) and len(frame.getcolors(maxcolors=1 << 16) or []) > 10  # not blank
+        assert [a["data-action"] for a in page.actions] == [t.action for t in expected.top]
+        assert [(float(a["data-score"]), float(a["data-s-mm"]), float(a["data-s-tri"])) for a in page.actions] == \
+            [(t.score, t.s_mm, t.s_tri) for t in expected.top]
+        assert [(m["data-movement"], float(m["data-similarity"])) for m in page.movements] == \
+            [(m.movement, m.similarity) for m in expected.movements] and page.movements
+        assert ClipResult.model_validate_json("".join(page.script).replace("<\\/", "</")) == expected
+        with Image.open(out / f"{clip.stem}.png") as picture:
+            assert picture.size[0] >= 600 and picture.size[1] >= 500
+            assert ClipResult.model_validate_json(picture.text["kgtoolkit:result"]) == expected
+            assert len(picture.convert("RGB").getcolors(maxcolors=1 << 16) or []) > 50  # frames and bars drawn
