@@ -70,6 +70,46 @@ def test_a_run_writes_everything_and_puts_embeddings_on_the_nodes(tiny_graph: Pa
             ids, vectors, runs = store.embeddings(label)
             assert len(ids) == count and set(runs) == {"run"} and vectors.shape[1] == 128
         assert store.nearest("Action", store.embeddings("Action")[1][0], k=1)[0].score == pytest.approx(1, abs=1e-5)
+    _check_tensorboard(run, history, test)
+
+
+def _check_tensorboard(run: Path, history: list[dict], test: dict) -> None:
+    """The run's event files, read by TensorBoard's own reader: every loss part, the validation top-1 of
+    S_output, S_mm and S_tri, learning rates, clips/s, the confusion matrices as images, and the
+    projector's Action, BodyMovement and Video embeddings with their names and splits."""
+    from google.protobuf import text_format
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    board = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    board.Reload()
+    tags = board.Tags()
+    parts = {k.removeprefix("train_") for r in history for k in r if k.startswith("train_")}
+    assert {"loss", "pair", "vb"} <= parts
+    assert {f"loss/{p}" for p in parts} | {f"epoch/train_{p}" for p in parts} <= set(tags["scalars"])
+    assert {"val/top1", "val/top5", "val/s_mm_top1", "val/s_tri_top1", "lr/backbone", "lr/graph",
+            "throughput/clips_per_s", "throughput/epoch_clips_per_s", "test/top1", "test/top5"} <= set(tags["scalars"])
+    assert [e.value for e in board.Scalars("val/top1")] == pytest.approx([r["val_top1"] for r in history])
+    assert [e.value for e in board.Scalars("val/s_tri_top1")] == pytest.approx([r["val_s_tri_top1"] for r in history])
+    assert board.Scalars("test/top1")[0].value == pytest.approx(test["top1"])
+    steps = [e.step for e in board.Scalars("loss/loss")]
+    assert steps == sorted(set(steps)) and len(steps) >= 3  # one point per step, each once
+    assert {"confusion/val", "confusion/test"} <= set(tags["images"])
+    image = board.Images("confusion/test")[-1]
+    assert image.width > 100 and image.height > 100 and image.encoded_image_string[:4] == b"\x89PNG"
+
+    config = text_format.Parse((run / "tensorboard" / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    tables = {e.tensor_name.split(":")[0]: e for e in config.embeddings}
+    assert set(tables) == {"Action", "BodyMovement", "Video"}
+    ids = json.loads((run / "id_maps.json").read_text())
+    for label, expected in (("Action", ids["action_names"]), ("BodyMovement", ids["movement_names"])):
+        rows = (run / "tensorboard" / tables[label].metadata_path).read_text().splitlines()
+        assert rows[0] == "name\tid" and [r.split("\t")[0] for r in rows[1:]] == expected
+        vectors = (run / "tensorboard" / tables[label].tensor_path).read_text().splitlines()
+        assert len(vectors) == len(expected) and len(vectors[0].split("\t")) == 128
+    videos = [r.split("\t") for r in (run / "tensorboard" / tables["Video"].metadata_path).read_text().splitlines()]
+    assert videos[0] == ["name", "split", "action"] and len(videos) == 1 + 21
+    assert {v[1] for v in videos[1:]} == {"train", "val", "test"} and {v[2] for v in videos[1:]} == set(ids["action_names"])
 
 
 def test_clips_that_no_longer_decode_are_named_and_the_others_train_test_and_embed(tmp_path: Path):

@@ -32,6 +32,7 @@ from kgtoolkit.train.config import TrainConfig, save_config
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
 from kgtoolkit.train.sampler import GraphTriplets, TripletSampler, VideoItem
+from kgtoolkit.train.tensorboard import TensorBoardLog, learned_embeddings
 
 
 @dataclass
@@ -339,6 +340,7 @@ def train(
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start_epoch, history, best = state["epoch"] + 1, json.loads(state["history"]), json.loads(state["best"])
+    board = TensorBoardLog(run_dir, runtime.is_main, purge_step=start_epoch * steps_per_epoch)
 
     for epoch in range(start_epoch, config.optim.epochs):
         seed_everything(config.seed, "epoch", epoch, runtime.rank)
@@ -372,6 +374,8 @@ def train(
             steps_done += 1
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
+            board.step(epoch * steps_per_epoch + step, losses, optimizer,
+                       clips * runtime.world / (time.perf_counter() - started))
             if on_step and runtime.is_main:
                 on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"].detach()),
                          "clips_per_s": clips * runtime.world / (time.perf_counter() - started)})
@@ -414,6 +418,7 @@ def train(
             if improved:
                 save_checkpoint(checkpoint, ckpt_dir / "best.pt")
             _write_metrics(run_dir, history)
+            board.epoch((epoch + 1) * steps_per_epoch, record, val, data.action_names)
             if on_epoch:
                 on_epoch(record)
         if runtime.distributed:
@@ -432,9 +437,13 @@ def train(
         from kgtoolkit.train.plots import write_plots
 
         write_plots(run_dir, history, test, data.action_names)
+        board.test(total, test, data.action_names)
+        board.embeddings(total, learned_embeddings(model, data, action_tokens, movement_tokens, eval_decoder, runtime,
+                                                   config.eval_batch_size, config.data.workers))
         info = json.loads((run_dir / "run.json").read_text())
         info["status"] = "done"
         (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+    board.close()
     if runtime.distributed:
         torch.distributed.barrier()
     return TrainResult(run_dir, run_id, best["epoch"], best["val_top1"], test)
