@@ -175,3 +175,19 @@ def test_explain_writes_a_page_and_a_picture_with_classifys_numbers(trained, tmp
             assert picture.size[0] >= 600 and picture.size[1] >= 500
             assert ClipResult.model_validate_json(picture.text["kgtoolkit:result"]) == expected
             assert len(picture.convert("RGB").getcolors(maxcolors=1 << 16) or []) > 50  # frames and bars drawn
+
+
+def test_one_clip_on_the_embedded_store_imports_no_driver_or_table_library(trained):
+    """Cold start: classifying a clip needs torch, open_clip, PyAV and decord, not the Neo4j driver,
+    pandas, networkx, matplotlib or TensorBoard (each costs start-up time; BENCHMARKS.md)."""
+    clip = sorted((trained["folder"] / "squat").glob("*.mp4"))[0]
+    code = ("import sys\nfrom kgtoolkit.cli import app\n"
+            f"app([{str(clip)!r}, '--run', {str(trained['run'])!r}, '--graph', {str(trained['graph'])!r}, '--json'],"
+            " prog_name='kgtoolkit', standalone_mode=False)\n"
+            "print(sorted(m for m in ('neo4j', 'pandas', 'networkx', 'matplotlib', 'tensorboard') if m in sys.modules),"
+            " file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code.replace("app([", "app(['classify', ")], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert ClipResult.model_validate(json.loads(result.stdout)[0]).top
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -202,20 +202,37 @@ def test_truncated_or_foreign_checkpoint_is_a_clear_error(tiny_graph: Path, tmp_
     assert result.returncode == 2 and "not a kgtoolkit checkpoint" in err
 
 
-def test_two_process_distributed_training_with_gloo(tiny_graph: Path, tmp_path: Path):
-    """torchrun with 2 CPU processes (gloo): rank 0 writes the run, both ranks train on their shard."""
+@pytest.mark.neo4j
+def test_two_process_distributed_training_with_gloo_over_neo4j(tiny_graph: Path, tmp_path: Path, neo4j_store):
+    """torchrun with 2 CPU processes (gloo) against the suite's Neo4j: each rank reads the graph itself
+    and both read the same one (run.json's per-rank digests, equal to this process's own read), each
+    trains on its shard, and rank 0 alone writes the run and the embeddings (once)."""
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.ranks import graph_digest
+    from kgtoolkit.train.sampler import TripletSampler
+
+    ingest(tiny_graph.parent / "ktps", neo4j_store)
     run = tmp_path / "ddp"
+    overrides = [*FAST, "optim.epochs=2"]
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "kgtoolkit", "train", "--graph", str(tiny_graph), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+            "-m", "kgtoolkit", "train", "--graph", neo4j_store.uri, "--config", str(REPO / "pipelines" / "tiny.yaml"),
             "--out", str(run)]
-    for item in [*FAST, "optim.epochs=2", "write_embeddings=false"]:
+    for item in overrides:
         args += ["--set", item]
     result = subprocess.run(args, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((run / "run.json").read_text())
-    assert info["world_size"] == 2 and info["status"] == "done"
+    assert info["world_size"] == 2 and info["status"] == "done" and info["graph"] == neo4j_store.uri
+    config = load_config(REPO / "pipelines" / "tiny.yaml", overrides)
+    read_here = TripletSampler(neo4j_store, config.data.page_size).load(
+        train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
+    assert info["graph_digests"] == [graph_digest(read_here)] * 2
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in history] == [0, 1]
     assert json.loads((run / "test_metrics.json").read_text())["videos"] == 6
     assert result.stdout.count("test top-1") == 1  # only rank 0 reports
+    assert result.stdout.count("embeddings written") == 1 and "Video 21" in result.stdout  # and writes, once
+    for label, count in (("Video", 21), ("Action", 3), ("BodyMovement", len(read_here.movements))):
+        ids, vectors, runs = neo4j_store.embeddings(label)
+        assert len(ids) == count and set(runs) == {"ddp"} and vectors.shape[1] == 128

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.graph.base import GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult, SchemaResult
+from kgtoolkit.graph.base import NEO4J_SCHEMES, GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult, SchemaResult
 
 DEFAULT_GRAPH_PATH = Path(".kgtoolkit") / "graph"
 GRAPH_ENV = "KGTOOLKIT_GRAPH"
@@ -32,8 +32,6 @@ def resolve_graph_uri(uri: str | None = None) -> str:
 
 
 def is_neo4j_uri(uri: str) -> bool:
-    from kgtoolkit.graph.neo4j_store import NEO4J_SCHEMES
-
     return uri.startswith(NEO4J_SCHEMES)
 
 

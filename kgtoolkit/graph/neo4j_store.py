@@ -34,6 +34,7 @@ from neo4j.exceptions import (
 from kgtoolkit.errors import ConfigurationError, GraphStoreError
 from kgtoolkit.graph import queries as q
 from kgtoolkit.graph.base import (
+    NEO4J_SCHEMES,
     GraphStore,
     Neighbour,
     NodeRow,
@@ -47,7 +48,6 @@ from kgtoolkit.graph.base import (
 )
 from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
 
-NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 RETRY_ENV = "KGTOOLKIT_NEO4J_RETRY_SECONDS"
 _UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError)
 

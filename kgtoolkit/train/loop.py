@@ -32,6 +32,7 @@ from kgtoolkit.train.config import TrainConfig, save_config
 from kgtoolkit.train.run import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
 from kgtoolkit.train.sampler import GraphTriplets, TripletSampler, VideoItem
+from kgtoolkit.train.ranks import same_graph_on_every_rank
 from kgtoolkit.train.tensorboard import TensorBoardLog, learned_embeddings
 
 
@@ -302,6 +303,7 @@ def train(
         train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
     _check_videos(data)
     _check_selection(data, config)
+    digests = same_graph_on_every_rank(data, runtime)
     model, backbone = build_model(config, load_pretrained=state is None)
     model.to(runtime.device)
     if runtime.is_main:
@@ -310,7 +312,7 @@ def train(
         data.save_id_maps(run_dir / "id_maps.json")
         (run_dir / "run.json").write_text(json.dumps({
             "run_id": run_id, "graph": store.uri, "status": "training", "data": data.stats,
-            "device": str(runtime.device), "world_size": runtime.world,
+            "device": str(runtime.device), "world_size": runtime.world, "graph_digests": digests,
         }, indent=1))
 
     templates = config.model.prompt_templates
