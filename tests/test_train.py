@@ -234,5 +234,7 @@ def test_two_process_distributed_training_with_gloo_over_neo4j(tiny_graph: Path,
     assert result.stdout.count("test top-1") == 1  # only rank 0 reports
     assert result.stdout.count("embeddings written") == 1 and "Video 21" in result.stdout  # and writes, once
     for label, count in (("Video", 21), ("Action", 3), ("BodyMovement", len(read_here.movements))):
-        ids, vectors, runs = neo4j_store.embeddings(label)
-        assert len(ids) == count and set(runs) == {"ddp"} and vectors.shape[1] == 128
+        rows = neo4j_store.cypher(f"MATCH (n:{label}) WHERE n.embedding IS NOT NULL "
+                                  "RETURN count(n) AS n, collect(DISTINCT n.embeddingRun) AS runs, "
+                                  "collect(DISTINCT size(n.embedding)) AS dims")
+        assert rows == [{"n": count, "runs": ["ddp"], "dims": [128]}], label
