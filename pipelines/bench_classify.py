@@ -3,7 +3,7 @@
 - latency: cold start (process start to the first answer, as a user runs it) and warm per-clip
   latency (model loaded once, one clip at a time), for the tiny model and open_clip ViT-B-32.
 - cold: the cold start split, median of `--cold-repeats` whole processes each, wall time and peak
-  RSS (the child's own, from wait4): the import floor (`python -c "import torch, open_clip"`),
+  RSS (the child's own VmHWM): the import floor (`python -c "import torch, open_clip"`),
   `kgtoolkit --help`, and `kgtoolkit classify CLIP --json`; "above the floor" is the classify row
   less the floor row. `--code DIR` runs those processes on another checkout's `kgtoolkit/` (e.g. an
   older commit exported with `git archive`), to compare before and after.
@@ -45,6 +45,8 @@ from kgtoolkit.train.config import load_config, save_config
 from kgtoolkit.train.run import build_model, load_run
 from kgtoolkit.train.sampler import TripletSampler
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def untrained_run(model_name: str, frames: int, graph: Path, out: Path) -> Path:
     config = load_config(None, [f"model.name={model_name}", f"data.frames={frames}"])
@@ -80,13 +82,12 @@ else:
 def whole_process(args: list[str], code: Path | None = None) -> dict:
     """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process; `args` as
     after `python` (`["-c", CODE]` or `["-m", MODULE, ...]`)."""
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+           "PYTHONPATH": str(code or REPO)}  # and a neutral working directory: `-c` puts it first on sys.path
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen([sys.executable, "-c", PEAK_WRAPPER, *args], stdout=subprocess.DEVNULL, stderr=err,
-                                 env=env)
+                                 env=env, cwd=tempfile.gettempdir())
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         err.seek(0)
@@ -98,22 +99,32 @@ def whole_process(args: list[str], code: Path | None = None) -> dict:
             "peak_rss_mb": int(peak[-1]) / 1024 if peak else float("nan"), "stderr": text}
 
 
-def cold_split(run: Path, graph: Path, clip: Path, repeats: int, code: Path | None, label: str) -> list[dict]:
+def cold_split(run: Path, graph: Path, clip: Path, repeats: int, codes: dict[str, Path | None]) -> list[dict]:
+    """Each process `repeats` times for each checkout in `codes` (label -> folder holding kgtoolkit/, None
+    for this one), the checkouts taking turns so that a change in the machine's load hits them alike."""
     commands = {
         "import torch, open_clip (floor)": ["-c", "import torch, open_clip"],
         "kgtoolkit --help": ["-m", "kgtoolkit", "--help"],
         "kgtoolkit classify CLIP --json": ["-m", "kgtoolkit", "classify", str(clip), "--run", str(run),
                                            "--graph", str(graph), "--json"],
     }
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(repeats):
+        for what, command in commands.items():
+            for label, code in codes.items():
+                runs.setdefault((label, what), []).append(whole_process(command, code))
     rows = []
-    for what, command in commands.items():
-        runs = [whole_process(command, code) for _ in range(repeats)]
-        rows.append({"code": label, "process": what,
-                     **{key: round(statistics.median(r[key] for r in runs), 2) for key in ("wall_s", "cpu_s")},
-                     "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in runs))})
-    floor, whole = rows[0], rows[2]
-    rows.append({"code": label, "process": "classify above the floor",
-                 **{key: round(whole[key] - floor[key], 2) for key in ("wall_s", "cpu_s", "peak_rss_mb")}})
+    for label in codes:
+        mine = []
+        for what in commands:
+            measured = runs[label, what]
+            mine.append({"code": label, "process": what,
+                         **{key: round(statistics.median(r[key] for r in measured), 2) for key in ("wall_s", "cpu_s")},
+                         "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in measured))})
+        floor, whole = mine[0], mine[2]
+        mine.append({"code": label, "process": "classify above the floor",
+                     **{key: round(whole[key] - floor[key], 2) for key in ("wall_s", "cpu_s", "peak_rss_mb")}})
+        rows += mine
     return rows
 
 
@@ -152,11 +163,9 @@ def main() -> None:
         for name in args.models:
             run = untrained_run(name, args.frames, root / "graph", root / f"run-{name}")
             if "cold" in args.parts:
-                if args.code is not None:
-                    cold += [{"model": name, **r} for r in cold_split(run, root / "graph", clips[0], args.cold_repeats,
-                                                                      args.code.resolve(), str(args.code))]
-                cold += [{"model": name, **r} for r in cold_split(run, root / "graph", clips[0], args.cold_repeats,
-                                                                  None, "this checkout")]
+                codes = {str(args.code): args.code.resolve()} if args.code is not None else {}
+                codes["this checkout"] = None
+                cold += [{"model": name, **r} for r in cold_split(run, root / "graph", clips[0], args.cold_repeats, codes)]
             if "folder" in args.parts:
                 selected = root / f"folder-{name}"
                 for clip in clips[: args.folder_clips]:
