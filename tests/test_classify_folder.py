@@ -191,3 +191,48 @@ def test_one_clip_on_the_embedded_store_imports_no_driver_or_table_library(train
     assert result.returncode == 0, result.stderr
     assert ClipResult.model_validate(json.loads(result.stdout)[0]).top
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_loaded_run_computes_what_a_freshly_initialised_model_does(trained):
+    """load_run skips the random initialisation that the checkpoint overwrites: every parameter and
+    buffer, and the clip and text embeddings, are those of a model built the ordinary way."""
+    import torch
+
+    from kgtoolkit.train.checkpoint import load_checkpoint
+    from kgtoolkit.train.run import build_model, load_run
+
+    run = load_run(trained["run"])
+    reference, _ = build_model(run.config, load_pretrained=False)
+    reference.load_state_dict(load_checkpoint(trained["run"] / "checkpoints" / "best.pt")["model"])
+    reference.eval()
+    fast = dict(run.model.named_buffers()) | dict(run.model.named_parameters())
+    for name, tensor in [*reference.named_buffers(), *reference.named_parameters()]:
+        assert torch.equal(fast[name], tensor), name
+    frames = torch.randn(2, FRAMES, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(run.model.embed_clips(frames, None), reference.embed_clips(frames, None))
+
+
+def test_text_embeddings_are_kept_per_checkpoint(trained, tmp_path: Path):
+    import shutil
+
+    import torch
+
+    from kgtoolkit.train.run import load_run
+    from kgtoolkit.train.text_cache import CACHE_FILE
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained["run"], run_dir, ignore=shutil.ignore_patterns(CACHE_FILE))
+    run = load_run(run_dir)
+    names = run.action_names
+    first = run.text_embeddings(names)
+    assert (run_dir / CACHE_FILE).is_file() and torch.allclose(first, run.encode_names(names), atol=1e-6)
+    again = load_run(run_dir)
+    assert set(again.text_cache.vectors) == set(names)  # read back, not encoded again
+    assert torch.equal(again.text_embeddings(names), first)
+    grown = again.text_embeddings(["lateral raise", names[0]])  # a name it lacks is encoded and added
+    assert torch.allclose(grown[0], run.encode_names(["lateral raise"])[0], atol=1e-6)
+    assert set(load_run(run_dir).text_cache.vectors) == {*names, "lateral raise"}
+    checkpoint = run_dir / "checkpoints" / "best.pt"
+    os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
+    assert load_run(run_dir).text_cache.vectors == {}  # another checkpoint: nothing reused
