@@ -13,7 +13,6 @@ actions differ in only one or two movements, and the degree distributions on bot
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
@@ -23,8 +22,8 @@ import networkx as nx
 import pandas as pd
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.safe_pickle import UnsafePickleError, load_int_triples
-from kgtoolkit.vocab import action_id, parse_movement_name
+from kgtoolkit.ingest.release import read_composition
+from kgtoolkit.vocab import action_id
 
 ACTION, MOVEMENT = "action", "movement"
 
@@ -75,31 +74,19 @@ def from_store(store) -> Composition:
 
 
 def from_release(folder: Path) -> Composition:
-    """The KG-CLIP release as published (a-b.pkl: action -> movement, v-b.pkl: video -> movement),
-    actions and movements under the node ids `kgtoolkit ingest` gives them, videos under their
-    release names (`0001`...)."""
+    """The KG-CLIP release as published (a-b.pkl: action -> movement, v-b.pkl: video -> movement; read
+    by `kgtoolkit.ingest.release.read_composition`), actions and movements under the node ids
+    `kgtoolkit ingest` gives them, videos under their release names (`0001`...)."""
     folder = Path(folder)
-    try:
-        index = {int(k): v for k, v in json.loads((folder / "kg_idx.json").read_text(encoding="utf-8")).items()}
-        ab = load_int_triples(folder / "a-b.pkl")
-        vb = load_int_triples(folder / "v-b.pkl") if (folder / "v-b.pkl").is_file() else []
-    except (OSError, ValueError, AttributeError, UnsafePickleError) as error:
-        raise ConfigurationError(f"{folder}: not a readable KG-CLIP release folder ({error})") from None
-
-    def movement(i: int) -> tuple[str, str]:
-        try:
-            parsed = parse_movement_name(index[i])
-        except (KeyError, ValueError) as error:
-            raise ConfigurationError(f"{folder / 'kg_idx.json'}: entry {i} is not a body movement ({error})") from None
-        return parsed.id, parsed.name
-
-    actions = {action_id(index[a].replace(" ", "_")): index[a] for a in sorted({h for h, _, _ in ab})}
-    movements = dict(movement(t) for t in sorted({t for _, _, t in ab} | {t for _, _, t in vb}))
-    involves = [(action_id(index[a].replace(" ", "_")), movement(t)[0]) for a, _, t in ab]
+    release = read_composition(folder)
+    names, movements = release.names, release.movements
+    actions = {action_id(names[a].replace(" ", "_")): names[a] for a in release.actions}
+    involves = [(action_id(names[a].replace(" ", "_")), movements[t].id) for a, t in release.involves]
     videos: dict[str, set[str]] = {}
-    for v, _, t in vb:
-        videos.setdefault(index.get(v, str(v)), set()).add(movement(t)[0])
-    return Composition(action_movement_graph(actions, movements, involves), videos, str(folder))
+    for v, t in release.exhibits:
+        videos.setdefault(names.get(v, str(v)), set()).add(movements[t].id)
+    return Composition(action_movement_graph(actions, {m.id: m.name for m in movements.values()}, involves), videos,
+                       str(folder))
 
 
 def from_vocabulary(vocabulary) -> Composition:

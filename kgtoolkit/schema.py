@@ -35,8 +35,14 @@ REL_TYPES: dict[str, RelType] = {
         RelType("USES", "BodyMovement", "Object"),
     )
 }
-# The relations the Triplet Encoder learns, in the authors' order (ids 0, 1, 2; inverses 3, 4, 5).
+# The relations the Triplet Encoder learns, in the authors' order (ids 0, 1, 2; inverses 3, 4, 5):
+# the one definition of relation ids that the model, the sampler's id_maps.json, link prediction
+# and the KG-CLIP release reader (whose kg_idx.json names them v-b, a-b, v-a) share.
 LEARNED_RELATIONS: tuple[str, ...] = ("EXHIBITS", "INVOLVES", "SHOWS")
+RELATION_IDS: dict[str, int] = {name: i for i, name in enumerate(LEARNED_RELATIONS)}
+REL_VB, REL_AB, REL_VA = RELATION_IDS["EXHIBITS"], RELATION_IDS["INVOLVES"], RELATION_IDS["SHOWS"]
+INVERSE_OFFSET = len(LEARNED_RELATIONS)  # relation id + INVERSE_OFFSET is its inverse
+RELEASE_RELATION_IDS: dict[str, int] = {REL_TYPES[name].short: i for name, i in RELATION_IDS.items()}
 
 # Actions in class order: by `classIndex`, then id. An action without one (made by `add-action`
 # after ingest) comes after every ingested action, in the sampler, link prediction and classify alike.

@@ -109,7 +109,7 @@ def test_synthetic_vocabulary_statistics():
 def test_a_broken_release_folder_names_the_file(tmp_path):
     (tmp_path / "kg_idx.json").write_text(json.dumps({"0": "v-b", "3": "push up", "27": "not a part at all"}))
     (tmp_path / "a-b.pkl").write_bytes(pickle.dumps([(3, 1, 27)]))
-    with pytest.raises(ConfigurationError, match=r"kg_idx.json: entry 27 is not a body movement"):
+    with pytest.raises(ConfigurationError, match=r"kg_idx.json\[27\]: not a body movement"):
         from_release(tmp_path)
     (tmp_path / "a-b.pkl").unlink()
     with pytest.raises(ConfigurationError, match=r"a-b.pkl"):

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
+from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest.ktps import IngestOptions
 from kgtoolkit.ingest.report import IngestReport
 from kgtoolkit.ingest.splits import carve_validation
 from kgtoolkit.ingest.writer import GraphWriter
 from kgtoolkit.safe_pickle import UnsafePickleError, load_int_triples
-from kgtoolkit.vocab import action_id, object_id, parse_movement_name, part_id, video_id
+from kgtoolkit.schema import RELEASE_RELATION_IDS
+from kgtoolkit.vocab import Movement, action_id, object_id, parse_movement_name, part_id, video_id
 
-RELATIONS = {"v-b": 0, "a-b": 1, "v-a": 2}
 PROTOCOLS = ("82", "64", "46", "28")
 LEGACY = {"train": "v-a-trn.pkl", "val": "v-a-val.pkl", "test": "v-a-tst.pkl"}
 
@@ -33,36 +37,95 @@ def is_release_dir(root: Path) -> bool:
     return (root / "kg_idx.json").is_file()
 
 
-def _triples(root: Path, name: str, relation: str, report: IngestReport) -> list[tuple[int, int, int]]:
+Reject = Callable[[str, str], None]  # (file or entry, reason): report it, or raise
+
+
+def read_index(root: Path) -> dict[int, str]:
+    """kg_idx.json as id -> name; a ValueError saying what is wrong when it is not a JSON object of id -> name."""
+    try:
+        return {int(k): v for k, v in json.loads((root / "kg_idx.json").read_text(encoding="utf-8")).items()}
+    except (ValueError, OSError, AttributeError) as error:
+        raise ValueError(f"not a JSON object of id -> name: {error}") from None
+
+
+def read_triples(root: Path, name: str, relation: str, reject: Reject) -> list[tuple[int, int, int]]:
+    """The triples of one pickle whose relation id is `relation`'s (v-b, a-b or v-a); a missing or
+    unsafe file, and each triple of another relation, go to `reject`."""
     if not (root / name).is_file():
-        report.reject(name, "missing: its triples are not ingested")
+        reject(name, "missing: its triples are not read")
         return []
     try:
         triples = load_int_triples(root / name)  # refuses anything but int triples, runs nothing
     except UnsafePickleError as error:
-        report.reject(name, f"{error}; none of its triples are ingested")
+        reject(name, f"{error}; none of its triples are read")
         return []
+    expected = RELEASE_RELATION_IDS[relation]
     good = []
     for position, (h, r, t) in enumerate(triples):
-        if r != RELATIONS[relation]:
-            report.reject(f"{name}[{position}]", f"relation id {r}, expected {RELATIONS[relation]} ({relation})")
+        if r != expected:
+            reject(f"{name}[{position}]", f"relation id {r}, expected {expected} ({relation})")
         else:
             good.append((h, r, t))
     return good
 
 
+def read_movements(index: dict[int, str], ids: Iterable[int], reject: Reject) -> dict[int, Movement]:
+    """The body movements named by these ids, in id order; an id that names none goes to `reject`."""
+    movements: dict[int, Movement] = {}
+    for i in sorted(ids):
+        try:
+            movements[i] = parse_movement_name(index[i])
+        except (KeyError, ValueError) as error:
+            reject(f"kg_idx.json[{i}]", f"not a body movement: {error}")
+    return movements
+
+
+@dataclass(frozen=True)
+class ReleaseComposition:
+    """How a release composes its actions of body movements (kg_idx.json, a-b.pkl and, when present,
+    v-b.pkl): the actions are the heads of a-b.pkl, the movements the tails of a-b.pkl and v-b.pkl."""
+
+    names: dict[int, str]
+    actions: list[int]  # in id order (kg_idx.json's)
+    movements: dict[int, Movement]  # in id order
+    involves: list[tuple[int, int]]  # (action, movement), in a-b.pkl's order
+    exhibits: list[tuple[int, int]]  # (video, movement), in v-b.pkl's order; none without v-b.pkl
+
+
+def read_composition(root: Path) -> ReleaseComposition:
+    """The action -> movement graph of a release folder, without its videos' splits (what `synth
+    --composition` and `kgtoolkit.composition` read); the first problem is a ConfigurationError that
+    names the file."""
+    def reject(where: str, reason: str) -> NoReturn:
+        raise ConfigurationError(f"{root / where}: {reason} (is it a KG-CLIP release folder?)")
+
+    try:
+        names = read_index(root)
+    except ValueError as error:
+        reject("kg_idx.json", str(error))
+    ab = read_triples(root, "a-b.pkl", "a-b", reject)
+    vb = read_triples(root, "v-b.pkl", "v-b", reject) if (root / "v-b.pkl").is_file() else []
+    movements = read_movements(names, {t for _, _, t in ab} | {t for _, _, t in vb}, reject)
+    for a, _, t in ab:
+        if a not in names:
+            reject("a-b.pkl", f"triple ({a}, 1, {t}) names an action kg_idx.json does not")
+    involves = [(a, t) for a, _, t in ab]
+    exhibits = [(v, t) for v, _, t in vb]
+    return ReleaseComposition(names, sorted({a for a, _ in involves}), movements, involves, exhibits)
+
+
 def ingest_release(root: Path, writer: GraphWriter, report: IngestReport, options: IngestOptions) -> None:
     try:
-        index = {int(k): v for k, v in json.loads((root / "kg_idx.json").read_text(encoding="utf-8")).items()}
-    except (ValueError, OSError, AttributeError) as error:
-        report.reject("kg_idx.json", f"not a JSON object of id -> name: {error}")
+        index = read_index(root)
+    except ValueError as error:
+        report.reject("kg_idx.json", str(error))
         return
-    relations = {index.get(i) for i in range(3)}
-    if relations != set(RELATIONS):
+    relations = {index.get(i) for i in RELEASE_RELATION_IDS.values()}
+    if relations != set(RELEASE_RELATION_IDS):
         report.reject("kg_idx.json", f"ids 0-2 should name the relations v-b, a-b, v-a, found {sorted(map(str, relations))}")
 
     # Entities: actions are the tails of v-a, movements of a-b/v-b, videos the heads of v-a.
-    splits = {p: {s: _triples(root, f"v-a-{'trn' if s == 'train' else 'tst'}{p}.pkl", "v-a", report)
+    splits = {p: {s: read_triples(root, f"v-a-{'trn' if s == 'train' else 'tst'}{p}.pkl", "v-a", report.reject)
                   for s in ("train", "test")} for p in PROTOCOLS}
     label_of: dict[int, int] = {}
     for p in PROTOCOLS:
@@ -75,20 +138,14 @@ def ingest_release(root: Path, writer: GraphWriter, report: IngestReport, option
     def action_folder(i: int) -> str:
         return index[i].replace(" ", "_")
 
-    for i in action_ids:
+    for position, i in enumerate(action_ids):  # without label_id.txt, classes follow kg_idx.json's order
         folder = action_folder(i)
-        writer.node("Action", action_id(folder), name=index[i], classIndex=class_index.get(folder, i - 3))
+        writer.node("Action", action_id(folder), name=index[i], classIndex=class_index.get(folder, position))
 
-    vb = _triples(root, "v-b.pkl", "v-b", report)
-    ab = _triples(root, "a-b.pkl", "a-b", report)
-    movement_of: dict[int, object] = {}
-    for i in sorted({t for _, _, t in vb} | {t for _, _, t in ab}):
-        try:
-            movement = parse_movement_name(index[i])
-        except (KeyError, ValueError) as error:
-            report.reject(f"kg_idx.json[{i}]", f"not a body movement: {error}")
-            continue
-        movement_of[i] = movement
+    vb = read_triples(root, "v-b.pkl", "v-b", report.reject)
+    ab = read_triples(root, "a-b.pkl", "a-b", report.reject)
+    movement_of = read_movements(index, {t for _, _, t in vb} | {t for _, _, t in ab}, report.reject)
+    for movement in movement_of.values():
         writer.node("BodyMovement", movement.id, name=movement.name, part=movement.part, state=movement.state,
                     object=movement.object)
         writer.node_once("BodyPart", part_id(movement.part), name=movement.part)

@@ -45,10 +45,8 @@ from torch import nn
 from kgtoolkit.model.backbone import Backbone
 from kgtoolkit.model.losses import same_target_labels, symmetric_kl, symmetric_kl_logits
 from kgtoolkit.model.triplet import MIXINGS, TripletEncoder
+from kgtoolkit.schema import INVERSE_OFFSET as INVERSE, LEARNED_RELATIONS, REL_AB, REL_VA, REL_VB
 
-# The authors' relation ids (schema.LEARNED_RELATIONS order); inverses are id + 3.
-REL_VB, REL_AB, REL_VA = 0, 1, 2
-INVERSE = 3
 REFERENCE_VIDEOS = 16  # mixing "batch": the fixed set each video is encoded with at test time
 
 
@@ -126,8 +124,8 @@ class KGClip(nn.Module):
         self.clip = backbone.model
         self.embed_dim = backbone.embed_dim
         self.use_graph = use_graph
-        self.triplet = TripletEncoder(self.embed_dim, relations=3, layers=triplet_layers, dropout=dropout,
-                                      mixing=triplet_mixing)
+        self.triplet = TripletEncoder(self.embed_dim, relations=len(LEARNED_RELATIONS), layers=triplet_layers,
+                                      dropout=dropout, mixing=triplet_mixing)
         self.temporal = TemporalTransformer(self.embed_dim, frames) if temporal == "transformer" else None
         if triplet_mixing == "batch":
             self.register_buffer("video_reference", torch.zeros(REFERENCE_VIDEOS, self.embed_dim))

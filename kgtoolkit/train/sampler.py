@@ -1,24 +1,26 @@
-"""`TripletSampler`: the graph's triplets, streamed from either store in pages, mapped to ints once.
+"""`TripletSampler`: the graph's triplets, read from either store in pages, mapped to ints once.
 
 It reads Video, Action and BodyMovement nodes and SHOWS (v-a), EXHIBITS (v-b) and INVOLVES (a-b)
-relationships page by page, builds the id maps, and keeps only what training may see: EXHIBITS
-edges of training videos (never of validation or test videos), and INVOLVES edges that at least
-one selected training video of the action supports (so a limited-data run does not learn from
-the videos it left out, and a KG-CLIP release edge derived from test videos is not used).
+relationships page by page (`read_learned_graph`, which link prediction reads too), builds the id
+maps, and keeps only what training may see: EXHIBITS edges of training videos (never of validation
+or test videos), and INVOLVES edges that at least one selected training video of the action
+supports (so a limited-data run does not learn from the videos it left out, and a KG-CLIP release
+edge derived from test videos is not used).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.graph import GraphStore
-from kgtoolkit.ingest.splits import stable_key
-from kgtoolkit.schema import action_sort_key
+from kgtoolkit.graph import GraphStore, RelRow
+from kgtoolkit.ingest.splits import training_subset
+from kgtoolkit.schema import INVERSE_OFFSET, RELATION_IDS, action_sort_key
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class GraphTriplets:
 
     def id_maps(self) -> dict:
         return {
-            "relations": {"EXHIBITS": 0, "INVOLVES": 1, "SHOWS": 2, "inverse_offset": 3},
+            "relations": {**RELATION_IDS, "inverse_offset": INVERSE_OFFSET},
             "actions": self.actions, "action_names": self.action_names,
             "movements": self.movements, "movement_names": self.movement_names,
         }
@@ -69,58 +71,86 @@ class GraphTriplets:
         path.write_text(json.dumps(self.id_maps(), indent=1, ensure_ascii=False), encoding="utf-8")
 
 
+@dataclass
+class LearnedGraph:
+    """The nodes of the three learned relations' labels (id -> properties) and their relationships,
+    as a graph store holds them: what both the training sampler and link prediction read."""
+
+    actions: dict[str, Mapping]
+    movements: dict[str, Mapping]
+    videos: dict[str, Mapping]
+    shows: list[RelRow]
+    exhibits: list[RelRow]
+    involves: list[RelRow]
+
+    @property
+    def action_ids(self) -> list[str]:
+        """Actions in class order (`schema.action_sort_key`)."""
+        return sorted(self.actions, key=lambda a: action_sort_key(a, self.actions[a]))
+
+    @property
+    def movement_ids(self) -> list[str]:
+        return sorted(self.movements)
+
+
+def read_learned_graph(store: GraphStore, page_size: int = 5000) -> LearnedGraph:
+    """Video, Action and BodyMovement nodes and SHOWS, EXHIBITS and INVOLVES relationships, read
+    page by page from either store."""
+    def nodes(label: str) -> dict[str, Mapping]:
+        return {n.id: n.props for page in store.iter_nodes(label, page_size) for n in page}
+
+    def rels(rel_type: str) -> list[RelRow]:
+        return [r for page in store.iter_relationships(rel_type, page_size) for r in page]
+
+    return LearnedGraph(actions=nodes("Action"), movements=nodes("BodyMovement"), videos=nodes("Video"),
+                        shows=rels("SHOWS"), exhibits=rels("EXHIBITS"), involves=rels("INVOLVES"))
+
+
 class TripletSampler:
     def __init__(self, store: GraphStore, page_size: int = 5000):
         self.store = store
         self.page_size = page_size
 
-    def _nodes(self, label: str) -> dict[str, dict]:
-        return {n.id: n.props for page in self.store.iter_nodes(label, self.page_size) for n in page}
-
     def load(self, *, train_fraction: float = 1.0, protocol: str | None = None, seed: int = 0) -> GraphTriplets:
-        actions = self._nodes("Action")
+        graph = read_learned_graph(self.store, self.page_size)
+        actions, movements, video_props = graph.actions, graph.movements, graph.videos
         if not actions:
             raise ConfigurationError(f"{self.store.uri} holds no Action nodes: run `kgtoolkit ingest` first")
-        action_ids = sorted(actions, key=lambda a: action_sort_key(a, actions[a]))
+        action_ids = graph.action_ids
         action_index = {a: i for i, a in enumerate(action_ids)}
-        movements = self._nodes("BodyMovement")
-        movement_ids = sorted(movements)
+        movement_ids = graph.movement_ids
         movement_index = {m: i for i, m in enumerate(movement_ids)}
 
-        video_props = self._nodes("Video")
         label_of: dict[str, int] = {}
-        for page in self.store.iter_relationships("SHOWS", self.page_size):
-            for r in page:
-                if r.dst in action_index:
-                    label_of[r.src] = action_index[r.dst]
+        for r in graph.shows:
+            if r.dst in action_index:
+                label_of[r.src] = action_index[r.dst]
 
         def split_of(props: dict) -> str:
             return props.get(f"split{protocol}", "unknown") if protocol else props.get("split", "unknown")
 
         train_ids = [v for v, p in video_props.items() if split_of(p) == "train" and v in label_of]
-        selected = _stratified_subset(train_ids, label_of, train_fraction, seed)
+        selected = training_subset(((v, label_of[v]) for v in train_ids), train_fraction, seed)
 
         shown: dict[str, list[int]] = defaultdict(list)
         seen_by_action: dict[int, set[int]] = defaultdict(set)
         dropped_exhibits = 0
-        for page in self.store.iter_relationships("EXHIBITS", self.page_size):
-            for r in page:
-                if r.src in selected and r.dst in movement_index:
-                    shown[r.src].append(movement_index[r.dst])
-                    seen_by_action[label_of[r.src]].add(movement_index[r.dst])
-                else:
-                    dropped_exhibits += 1
+        for r in graph.exhibits:
+            if r.src in selected and r.dst in movement_index:
+                shown[r.src].append(movement_index[r.dst])
+                seen_by_action[label_of[r.src]].add(movement_index[r.dst])
+            else:
+                dropped_exhibits += 1
         involves: list[tuple[int, int]] = []
         unsupported = 0
-        for page in self.store.iter_relationships("INVOLVES", self.page_size):
-            for r in page:
-                a, m = action_index.get(r.src), movement_index.get(r.dst)
-                if a is None or m is None:
-                    continue
-                if m in seen_by_action[a]:
-                    involves.append((a, m))
-                else:
-                    unsupported += 1
+        for r in graph.involves:
+            a, m = action_index.get(r.src), movement_index.get(r.dst)
+            if a is None or m is None:
+                continue
+            if m in seen_by_action[a]:
+                involves.append((a, m))
+            else:
+                unsupported += 1
 
         videos: list[VideoItem] = []
         for vid in sorted(label_of):
@@ -147,16 +177,3 @@ class TripletSampler:
         }
         return data
 
-
-def _stratified_subset(video_ids: list[str], label_of: dict[str, int], fraction: float, seed: int) -> set[str]:
-    """round(fraction * n) videos of each class (at least 1), chosen by a seeded stable hash."""
-    if fraction >= 1:
-        return set(video_ids)
-    by_class: dict[int, list[str]] = defaultdict(list)
-    for v in video_ids:
-        by_class[label_of[v]].append(v)
-    chosen: set[str] = set()
-    for label, members in by_class.items():
-        k = max(1, round(fraction * len(members)))
-        chosen.update(sorted(members, key=lambda v: (stable_key("subset", seed, label, v), v))[:k])
-    return chosen
