@@ -255,7 +255,7 @@ def synth_command(
     world: Annotated[str, typer.Option(
         help="default: the built-in actions, every video shows all of its action's movements; target: the "
         "benchmark world (Kinetics-TPS-like: 6 movements per action, 2-4 shown per video, confusable pairs); "
-        "source: the pretraining corpus of the stand-in CLIP (kgtoolkit.worlds).")] = "default",
+        "source: the pretraining corpus of the stand-in CLIP (kgtoolkit.synth.worlds).")] = "default",
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgtoolkit.synth import DEFAULT_ACTIONS, DEFAULT_STATES, PARTS, ActionSpec, Vocabulary, part_kind
+from kgtoolkit.synth.vocabulary import DEFAULT_ACTIONS, DEFAULT_STATES, PARTS, ActionSpec, Vocabulary, part_kind
 from kgtoolkit.vocab import NO_MOVEMENT, UNDEFINED, Movement
 
 WORLD_OBJECTS = ("ball", "racket", "barbell", "rope", "bottle")
@@ -118,6 +118,10 @@ def _vocabulary(actions: list[ActionSpec], source: str) -> Vocabulary:
     states = [s for kind_states in DEFAULT_STATES.values() for s in kind_states]
     return Vocabulary(tuple(actions), tuple(dict.fromkeys([*states, NO_MOVEMENT, UNDEFINED])), WORLD_OBJECTS,
                       source, VIDEO_SUBSET)
+
+
+# "default": the built-in vocabulary (synth.vocabulary), every video showing all of its action's movements.
+WORLDS = ("default", "target", "source")
 
 
 def world_vocabulary(world: str, classes: int) -> Vocabulary:
