@@ -36,15 +36,20 @@ PROBE_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def decode_all(path: str | Path, short: int = 64) -> np.ndarray:
-    """Every frame of a video, short side `short`, as (T, H, W, 3) uint8."""
+    """Every frame of a video, resized (area) so its short side is `short`, as (T, H, W, 3) uint8."""
     import decord
+    import torch
 
-    probe = decord.VideoReader(str(path), num_threads=1)
-    height, width = probe[0].shape[:2]
+    frames = decord.VideoReader(str(path), num_threads=1)
+    array = frames.get_batch(list(range(len(frames)))).asnumpy()
+    height, width = array.shape[1:3]
+    if min(height, width) == short:
+        return array
     scale = short / min(height, width)
-    reader = decord.VideoReader(str(path), width=max(short, round(width * scale)),
-                                height=max(short, round(height * scale)), num_threads=1)
-    return reader.get_batch(list(range(len(reader)))).asnumpy()
+    resized = torch.nn.functional.interpolate(torch.from_numpy(array).permute(0, 3, 1, 2).float(),
+                                              size=(max(short, round(height * scale)), max(short, round(width * scale))),
+                                              mode="area")
+    return resized.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
 def _bins(values: np.ndarray, count: int) -> np.ndarray:

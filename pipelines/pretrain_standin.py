@@ -33,8 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for group in (CorpusOptions, PretrainOptions):
         prefix = "corpus-" if group is CorpusOptions else ""
         for f in fields(group):
-            parser.add_argument(f"--{prefix}{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                                dest=f"{prefix.replace('-', '_')}{f.name}")
+            many = isinstance(f.default, tuple)
+            parser.add_argument(f"--{prefix}{f.name.replace('_', '-')}", type=type(f.default[0]) if many else type(f.default),
+                                default=f.default, nargs="+" if many else None, dest=f"{prefix.replace('-', '_')}{f.name}")
     parser.add_argument("--json", type=Path, default=None, help="write the cost and the per-epoch log here")
     parser.add_argument("--force", action="store_true", help="train again even when the cached file exists")
     return parser.parse_args(argv)
@@ -47,7 +48,8 @@ def model_config(name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    corpus = CorpusOptions(**{f.name: getattr(args, f"corpus_{f.name}") for f in fields(CorpusOptions)})
+    corpus = CorpusOptions(**{f.name: (tuple(v) if isinstance(v, list) else v)
+                              for f in fields(CorpusOptions) for v in [getattr(args, f"corpus_{f.name}")]})
     options = PretrainOptions(**{f.name: getattr(args, f.name) for f in fields(PretrainOptions)})
     out = args.cache / hashed_name(corpus, options, model_config(options.model))
     if out.is_file() and not args.force:
@@ -55,16 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         print(out)
         return 0
     corpus_key = hashlib.sha256(json.dumps(asdict(corpus), sort_keys=True).encode()).hexdigest()[:12]
-    folder = args.cache / f"corpus-{out.stem.split('-')[-1]}-{corpus_key}"
     began = time.perf_counter()
-    if not (folder / "list" / "synth_truth.json").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        summary = generate(folder, classes=corpus.classes, train_per_class=corpus.per_class, test_per_class=0,
-                           frames=corpus.frames, size=corpus.size, nuisance=corpus.nuisance, seed=corpus.seed,
-                           quirks=0, world="source")
-        print(f"corpus: {summary.train_videos} videos in {summary.seconds:.0f} s -> {folder}", file=sys.stderr)
+    folders = []
+    for nuisance, per_class, seed in corpus.parts():
+        folder = args.cache / f"corpus-{corpus_key}-n{nuisance:g}"
+        if not (folder / "list" / "synth_truth.json").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            summary = generate(folder, classes=corpus.classes, train_per_class=per_class, test_per_class=0,
+                               frames=corpus.frames, size=corpus.size, nuisance=nuisance, seed=seed, quirks=0,
+                               world="source")
+            print(f"corpus: {summary.train_videos} videos in {summary.seconds:.0f} s -> {folder}", file=sys.stderr)
+        folders.append(folder)
     synth_seconds = time.perf_counter() - began
-    result = pretrain(folder, out, options, log=lambda line: print(line, file=sys.stderr, flush=True))
+    result = pretrain(folders, out, options, log=lambda line: print(line, file=sys.stderr, flush=True))
     report = {"checkpoint": str(out), "corpus": asdict(corpus), "pretrain": asdict(options),
               "corpus_seconds": round(synth_seconds, 1), "pretrain_seconds": round(result.seconds, 1),
               "clips_seen": result.clips_seen, "epochs": result.epochs}
