@@ -27,10 +27,8 @@ from pydantic import BaseModel, ConfigDict
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.schema import action_sort_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
-from kgtoolkit.ingest.videos import VideoError, probe_video
-from kgtoolkit.ingest.ktps import VIDEO_SUFFIXES
-from kgtoolkit.train.clips import ClipSpec, decode_problem
-from kgtoolkit.train.run import LoadedRun
+from kgtoolkit.media import VIDEO_SUFFIXES, ClipSpec, VideoError, probe_video
+from kgtoolkit.runs import LoadedRun, iter_encoded
 
 
 class ActionScore(BaseModel):
@@ -169,17 +167,15 @@ class Classifier:
         return results
 
     def _score(self, chunk: list[tuple[int, ClipSpec]], results: list[ClipResult]) -> None:
-        frames, kept = [], []
-        for i, spec in chunk:
-            try:
-                frames.append(self.decoder.decode(spec))
-                kept.append(i)
-            except Exception as error:  # decord failing on a file PyAV could open
-                results[i].error = decode_problem(error)
-        if not frames:
-            return
         run, classes, model = self.run, self.classes, self.run.model
-        video = run.embed_frames(torch.stack(frames))
+        encoded = next(iter_encoded(model, [spec for _, spec in chunk], self.decoder, run.runtime, len(chunk)))
+        for j, problem in encoded.failed:  # decord failing on a file PyAV could open
+            i, spec = chunk[j]
+            results[i].error = problem.removeprefix(f"{spec.path}: ")
+        if encoded.vectors is None:
+            return
+        kept = [chunk[j][0] for j in encoded.indices]
+        video = encoded.vectors
         if self.class_keys is not None:
             scores = model.keyed_scores(video, self.class_keys)
         else:  # the joint encoder ("sequence"): one sequence per (clip, action) pair

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kgtoolkit.console import (console, err_console, percent as _percent, print_graph_counts, print_ingest as _print_ingest,
+                               print_neighbourhood, print_rows, print_similar, print_skipped as _print_skipped, print_trained)
 from kgtoolkit.errors import ConfigurationError, KgToolkitError
 
 # classify --movement-weight: see BENCHMARKS.md, "New actions through the graph".
@@ -30,8 +31,6 @@ schema_app = typer.Typer(help="The graph schema: constraints and indexes of grap
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
 
 GraphOption = Annotated[
     Optional[str],
@@ -148,21 +147,7 @@ def stats(graph: GraphOption = None,
     if as_json:
         print(json.dumps(counts, indent=2))
         return
-    from kgtoolkit.ingest.report import graph_counts
-
-    _print_counts(graph_counts(counts["nodes"], counts["relationships"]).rename(columns={"in graph": "count"}),
-                  f"graph {counts['graph']}")
-
-
-def _print_counts(frame, title: str) -> None:
-    """A counts table (`graph_counts`) with rich: numbers right-aligned with thousands separators."""
-    table = Table(title=escape(title))
-    numeric = [c for c in frame.columns if c not in ("kind", "name")]
-    for column in frame.columns:
-        table.add_column(column, justify="right" if column in numeric else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:,}" if column in numeric else escape(str(v)) for column, v in zip(frame.columns, row)))
-    console.print(table)
+    print_graph_counts(counts)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -205,26 +190,6 @@ def ingest_command(
         console.print(f"report written to {report}", markup=False)
     if result.rejected:
         raise typer.Exit(3)
-
-
-def _print_ingest(result) -> None:
-    _print_counts(result.counts(), f"{result.kind} {result.source} -> {result.graph}")
-    console.print(
-        f"{result.videos:,} videos ({', '.join(f'{k} {v:,}' for k, v in sorted(result.splits.items()))}), "
-        f"{result.frame_files:,} frame files in {result.seconds:.1f} s "
-        f"({result.frame_files_per_second:,.0f} frame files/s)"
-    )
-    for defect in result.defects:
-        console.print(f"[yellow]source defect:[/] {escape(defect)}", highlight=False)
-    errors = [p for p in result.rejected if p.severity == "error"]
-    warnings = [p for p in result.rejected if p.severity != "error"]
-    for label, items in (("rejected", errors), ("warning", warnings)):
-        for problem in items[:25]:
-            console.print(f"[red]{label}:[/] {escape(f'{problem.path}: {problem.reason}')}", highlight=False)
-        if len(items) > 25:
-            console.print(f"... and {len(items) - 25} more {label} items (all of them are in --report)")
-    if not result.rejected:
-        console.print("[green]nothing rejected[/]")
 
 
 @app.command("synth")
@@ -280,22 +245,11 @@ def synth_command(
 
 
 # --- training -----------------------------------------------------------------------------------
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
-def _print_skipped(what: str, problems: list[str]) -> None:
-    """Name every clip that could not be decoded (on stderr): nothing is left out silently."""
-    if problems:
-        err_console.print(f"[yellow]{len(problems)} {what}, their files could not be decoded:[/]")
-        for problem in problems:
-            err_console.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
-
-
 @app.command("train")
 def train_command(
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="YAML config (pipelines/tiny.yaml is the CPU-sized one). Default: built-in defaults.",
+    config: Annotated[Optional[str], typer.Option(
+        "--config", help="YAML config file, or the name of a packaged one: tiny (CPU-sized), vit-b-16, "
+        "kg-clip-paper (pipelines/ links them). Default: built-in defaults.",
         show_default=False)] = None,
     graph: GraphOption = None,
     out: Annotated[Optional[Path], typer.Option(
@@ -307,22 +261,12 @@ def train_command(
         "--resume", help="Continue the run in this directory from its last checkpoint.", show_default=False)] = None,
 ) -> None:
     """Train KG-CLIP on the graph's training videos, select on validation, test once, write embeddings back."""
-    import time as _time
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kgtoolkit.graph import open_graph
-    from kgtoolkit.train.config import load_config
-    from kgtoolkit.train.embed import write_run_embeddings
-    from kgtoolkit.train.loop import train
-    from kgtoolkit.train.run import RUNS_DIR
+    from kgtoolkit.train.job import resolve_run, train_job
 
-    if resume is not None:
-        cfg = load_config(resume / "config.yaml", set_)
-        run_dir = resume
-    else:
-        cfg = load_config(config, set_)
-        run_dir = out or RUNS_DIR / _time.strftime("%Y%m%d-%H%M%S")
+    cfg, run_dir = resolve_run(config, set_, out, resume)
     with open_graph(graph) as store, Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.3f}  {task.fields[rate]:.1f} clips/s"), TimeElapsedColumn(),
@@ -341,22 +285,11 @@ def train_command(
             )
             _print_skipped("clips skipped this epoch", record.get("skipped_clips", []))
 
-        result = train(cfg, store, run_dir, resume=resume is not None, on_step=on_step, on_epoch=on_epoch)
-        if int(os.environ.get("RANK", "0")) != 0:
-            return  # under torchrun, rank 0 reports and writes
-        test = result.test
-        console.print(
-            f"run {result.run_dir}: {'last' if cfg.optim.select == 'last' else 'best'} epoch {result.best_epoch} "
-            f"(val top-1 {_percent(result.best_val_top1)}); "
-            f"test top-1 {test['top1']:.1%}, top-5 {test['top5']:.1%} over {test['videos']} videos "
-            f"(chance {test['chance_top1']:.1%})",
-            markup=False,
-        )
-        _print_skipped("test clips not evaluated", test.get("skipped", []))
-        if cfg.write_embeddings:
-            written = write_run_embeddings(result.run_dir, store)
-            console.print(f"embeddings written to {store.uri}: {written.summary()}", markup=False)
-            _print_skipped("videos left without an embedding", written.skipped)
+        job = train_job(cfg, store, run_dir, resume=resume is not None, on_step=on_step, on_epoch=on_epoch,
+                        on_trained=lambda result: print_trained(result, cfg.optim.select))
+        if job is not None and job.embeddings is not None:
+            console.print(f"embeddings written to {store.uri}: {job.embeddings.summary()}", markup=False)
+            _print_skipped("videos left without an embedding", job.embeddings.skipped)
 
 
 # --- embeddings, queries, classify ------------------------------------------------------------------
@@ -376,7 +309,7 @@ def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
     """Write a run's embeddings onto the Video, Action and BodyMovement nodes (with vector indexes)."""
     from kgtoolkit.graph import open_graph
     from kgtoolkit.train.embed import write_run_embeddings
-    from kgtoolkit.train.run import latest_run
+    from kgtoolkit.runs import latest_run
 
     run_dir = run or latest_run()
     with open_graph(graph) as store:
@@ -398,16 +331,6 @@ def _parse_param(item: str) -> tuple[str, object]:
     return name, raw if value is None and raw not in ("null", "~") else value
 
 
-def _cell(value: object) -> str:
-    """A value as table text (escaped: a name like `[/red]` is shown, not read as markup)."""
-    if isinstance(value, list) and len(value) > 8 and all(isinstance(v, float) for v in value):
-        return escape(f"[{', '.join(f'{v:.3f}' for v in value[:3])}, ... {len(value)} floats]")
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    text = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
-    return escape(text)
-
-
 @app.command("query")
 def query_command(
     cypher: Annotated[str, typer.Argument(help="A Cypher query; pass values with --param, never inline.",
@@ -420,33 +343,18 @@ def query_command(
     write: Annotated[bool, typer.Option("--write", help="Allow the query to write (default: read access only).")] = False,
 ) -> None:
     """Run Cypher against Neo4j (read-only unless --write) and print the rows."""
-    from kgtoolkit.errors import ConfigurationError, GraphStoreError
-    from kgtoolkit.graph import open_graph
+    from kgtoolkit.graph import cypher_store, open_graph
     from kgtoolkit.tables import FORMATS, format_rows, rows_frame
 
     if fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt!r}: use table, json or csv")
     params = dict(_parse_param(p) for p in param or [])
     with open_graph(graph) as store:
-        try:
-            rows = store.cypher(cypher, params, write=write)
-        except GraphStoreError as error:
-            if "read access mode" in str(error).lower() or "not allowed for" in str(error).lower():
-                raise GraphStoreError("this query writes, and `kgtoolkit query` runs read-only: add --write "
-                                      "if you mean it") from None
-            raise
+        rows = cypher_store(store).cypher(cypher, params, write=write)  # writes need --write (ReadOnlyQueryError)
     if fmt != "table":
         sys.stdout.write(format_rows(rows, fmt) + ("\n" if fmt == "json" else ""))
         return
-    frame = rows_frame(rows)
-    table = Table(*map(escape, frame.columns)) if len(frame.columns) else Table("(no rows)")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
-    console.print(table)
-    console.print(f"{len(frame)} row{'s' if len(frame) != 1 else ''}")
-
-
-_PREFIX_LABELS = {"video:": "Video", "action:": "Action", "movement:": "BodyMovement"}
+    print_rows(rows_frame(rows))
 
 
 @app.command("similar")
@@ -461,34 +369,15 @@ def similar_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Nearest neighbours of a node by embedding (cosine), on either store."""
-    from kgtoolkit.errors import ConfigurationError
     from kgtoolkit.graph import open_graph
-    from kgtoolkit.schema import EMBEDDED_LABELS
+    from kgtoolkit.similar import similar
 
-    own = next((lab for prefix, lab in _PREFIX_LABELS.items() if node_id.startswith(prefix)), None)
-    if label is not None and label not in EMBEDDED_LABELS:
-        raise ConfigurationError(f"--label {label!r}: use one of {', '.join(EMBEDDED_LABELS)}")
     with open_graph(graph) as store:
-        found = None
-        for candidate in ([own] if own else list(EMBEDDED_LABELS)):
-            found = store.get_embedding(candidate, node_id)
-            if found is not None:
-                own = candidate
-                break
-        if found is None:
-            raise ConfigurationError(
-                f"{node_id!r} has no embedding in {store.uri}: check the id (`kgtoolkit query` or `stats`) and "
-                "that a run's embeddings were written (`kgtoolkit embed`)")
-        vector, run_id = found
-        target = label or own
-        neighbours = [n for n in store.nearest(target, vector, k + 1) if n.id != node_id][:k]
+        found = similar(store, node_id, label, k)
     if as_json:
-        print(json.dumps([{"id": n.id, "name": n.name, "score": round(n.score, 6)} for n in neighbours], indent=1))
+        print(json.dumps([{"id": n.id, "name": n.name, "score": round(n.score, 6)} for n in found.neighbours], indent=1))
         return
-    table = Table("rank", "id", "name", "cosine", title=escape(f"{target} nodes nearest to {node_id} (run {run_id})"))
-    for rank, n in enumerate(neighbours, start=1):
-        table.add_row(str(rank), escape(n.id), escape(str(n.name)), f"{n.score:.4f}")
-    console.print(table)
+    print_similar(found)
 
 
 @app.command("show")
@@ -508,14 +397,7 @@ def show_command(
 
     with open_graph(graph) as store:
         hood = neighbourhood(store, node_id, limit=limit, show_all=videos)
-    g = hood.graph
-    table = Table("relationship", "from", "to", title=escape(f"{g.nodes[node_id]['name']} ({node_id}) in {store.uri}"))
-    for src, dst, rel_type in sorted(g.edges(data="type"), key=lambda e: (e[2], e[0], e[1])):
-        table.add_row(rel_type, escape(g.nodes[src]["name"]), escape(g.nodes[dst]["name"]))
-    console.print(table)
-    parts = [f"{n} {label}" for label, n in hood.summary().items()]
-    parts += [f"{n} {rel_type} relationships not shown" for rel_type, n in sorted(hood.omitted.items())]
-    console.print(escape(f"{node_id}: {', '.join(parts) or 'no neighbours'}"))
+    print_neighbourhood(hood, node_id, store.uri)
     if png is not None:
         draw(hood, png)
         console.print(f"drawn to {png}", markup=False)
@@ -540,7 +422,7 @@ def classify_command(
     that support the top action. Exit status 3 when some clip could not be classified."""
     from kgtoolkit.classify import classify, expand_clips
     from kgtoolkit.graph import open_graph
-    from kgtoolkit.train.run import latest_run, load_run
+    from kgtoolkit.runs import latest_run, load_run
 
     files = expand_clips(clips)
     loaded = load_run(run or latest_run(), _device())

@@ -11,15 +11,11 @@ import io
 import pickle
 from pathlib import Path
 
-from kgtoolkit.errors import KgToolkitError
+from kgtoolkit.errors import UnsafePickleError
+
+__all__ = ["MAX_PICKLE_BYTES", "UnsafePickleError", "load_int_triples"]
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
-
-
-class UnsafePickleError(KgToolkitError):
-    """The file is not a plain pickle of int triples: it was refused, nothing in it was run."""
-
-    exit_code = 2
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):

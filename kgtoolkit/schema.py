@@ -1,5 +1,6 @@
 """The graph model in code: labels, relationship types and their endpoints, and the Cypher
-statements of graph_schema/. Every label or type that reaches a Cypher string passes through
+statements of graph_schema/ (package data: kgtoolkit/graph/schema/*.cypher, linked from
+graph_schema/). Every label or type that reaches a Cypher string passes through
 `check_label` / `check_rel_type`, so a hostile name can never become Cypher."""
 
 from __future__ import annotations
@@ -7,11 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from kgtoolkit.errors import SchemaError
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "graph_schema"
+SCHEMA_DIR: Traversable = files("kgtoolkit") / "graph" / "schema"  # constraints.cypher, indexes.cypher
 
 LABELS: tuple[str, ...] = ("Video", "Action", "BodyPart", "Object", "BodyMovement")
 EMBEDDED_LABELS: tuple[str, ...] = ("Video", "Action", "BodyMovement")
@@ -115,13 +117,13 @@ def vector_run_property(prop: str) -> str:
     return f"{prop}Run"
 
 
-def schema_statements(schema_dir: Path = SCHEMA_DIR) -> list[str]:
+def schema_statements(schema_dir: Traversable = SCHEMA_DIR) -> list[str]:
     """The statements of constraints.cypher then indexes.cypher, comments stripped."""
     statements: list[str] = []
     for name in ("constraints.cypher", "indexes.cypher"):
         path = schema_dir / name
         if not path.is_file():
-            raise SchemaError(f"{path}: schema file missing (is the repository checkout complete?)")
+            raise SchemaError(f"{path}: schema file missing (reinstall kgtoolkit: the package ships it)")
         text = "\n".join(
             line for line in path.read_text(encoding="utf-8").splitlines()
             if not line.strip().startswith("//")

@@ -81,6 +81,16 @@ def object_id(obj: str) -> str:
     return f"object:{obj}"
 
 
+# The label of every id form above, by its prefix.
+ID_PREFIXES: dict[str, str] = {"video:": "Video", "action:": "Action", "movement:": "BodyMovement",
+                               "part:": "BodyPart", "object:": "Object"}
+
+
+def label_of_id(node_id: str) -> str | None:
+    """The label an id of the forms above belongs to (`action:squat` -> Action), None for another form."""
+    return next((label for prefix, label in ID_PREFIXES.items() if node_id.startswith(prefix)), None)
+
+
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
 

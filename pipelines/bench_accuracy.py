@@ -285,7 +285,7 @@ def without_actions(folder: Path, held: list[dict], target: Path) -> Path:
 def cmd_holdout(args: argparse.Namespace) -> None:
     from kgtoolkit.actions import add_action
     from kgtoolkit.classify import Classifier
-    from kgtoolkit.train.run import load_run
+    from kgtoolkit.runs import load_run
 
     folder, _ = dataset(args.data, args)
     truth = json.loads((folder / "list" / "synth_truth.json").read_text())

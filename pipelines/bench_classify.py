@@ -30,22 +30,16 @@ from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
 from kgtoolkit.tables import write_tables
-from kgtoolkit.train.checkpoint import save_checkpoint
-from kgtoolkit.train.config import load_config, save_config
-from kgtoolkit.train.run import build_model, load_run
+from kgtoolkit.train.config import load_config
+from kgtoolkit.runs import RunDir, load_run
 from kgtoolkit.train.sampler import TripletSampler
 
 
 def untrained_run(model_name: str, frames: int, graph: Path, out: Path) -> Path:
     config = load_config(None, [f"model.name={model_name}", f"data.frames={frames}"])
-    model, _ = build_model(config)
-    out.mkdir(parents=True)
-    save_config(config, out / "config.yaml")
     with EmbeddedGraphStore(graph) as store:
-        TripletSampler(store).load().save_id_maps(out / "id_maps.json")
-    save_checkpoint({"epoch": 0, "model": model.state_dict()}, out / "checkpoints" / "best.pt")
-    (out / "run.json").write_text(json.dumps({"run_id": out.name, "status": "untrained (benchmark)"}))
-    return out
+        id_maps = TripletSampler(store).load().id_maps()
+    return RunDir(out).write_untrained(config, id_maps, status="untrained (benchmark)").path
 
 
 def main() -> None:

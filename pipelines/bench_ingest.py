@@ -27,7 +27,8 @@ reports it), Neo4j >= 20,000 relationships/s and >= 10x the naive baseline (rela
 peak ingest memory < 1.5 GB (parent + workers at the peak).
 
 Neo4j: NEO4J_URI + NEO4J_PASSWORD when set (the graph there is EMPTIED), else a local Neo4j 5.26 is
-started on a free port in a temporary home (kgtoolkit.server.local.LocalNeo4j) and stopped at the end.
+started on a free port in a temporary home and stopped at the end (kgtoolkit.testing.ScratchNeo4j, the
+test suite's own server fixture).
 
 The dataset is generated once into --data (default /tmp/kgtoolkit-bench-ktps, or ...-quick with
 --quick) and reused while its stamp file (bench_ingest_stamp.json) records the same parameters.
@@ -44,7 +45,6 @@ import json
 import os
 import platform
 import resource
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -63,6 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from kgtoolkit.errors import KgToolkitError  # noqa: E402
 from kgtoolkit.graph import NodeRow, RelRow  # noqa: E402
 from kgtoolkit.graph.embedded import DB_FILE, EmbeddedGraphStore  # noqa: E402
 from kgtoolkit.ingest.frames import read_video_frames  # noqa: E402
@@ -269,17 +270,11 @@ def _ratios(batched: dict, naive: dict) -> dict:
     return {key: round(batched[key] / naive[key], 1) for key in ("nodes_per_s", "rels_per_s", "rows_per_s")}
 
 
-def wipe_neo4j(driver, database: str) -> None:
-    with driver.session(database=database) as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
-        for record in list(session.run("SHOW VECTOR INDEXES YIELD name RETURN name")):
-            session.run(f"DROP INDEX `{record['name']}` IF EXISTS").consume()
-
-
 def bench_neo4j_writes(uri: str, n_rels: int, n_naive: int, repeat: int) -> dict:
     import neo4j
 
     from kgtoolkit.graph.neo4j_store import Neo4jGraphStore, neo4j_auth_from_env
+    from kgtoolkit.testing import wipe_neo4j
 
     movements, videos, rels = write_rows(n_rels)
     store = Neo4jGraphStore(uri)
@@ -288,7 +283,7 @@ def bench_neo4j_writes(uri: str, n_rels: int, n_naive: int, repeat: int) -> dict
         # One untimed pass (JIT, query plans), then `repeat` timed ones, each from an empty graph.
         passes = []
         for index in range(repeat + 1):
-            wipe_neo4j(driver, store.database)
+            wipe_neo4j(store)
             figures = _batched(store, movements, videos, rels)
             if index:
                 passes.append(figures)
@@ -298,7 +293,7 @@ def bench_neo4j_writes(uri: str, n_rels: int, n_naive: int, repeat: int) -> dict
             f"{batched['rels']:,} EXHIBITS {batched['rels_per_s']:,.0f}/s (passes: "
             f"{', '.join(format(p['rels_per_s'], ',.0f') for p in passes)} rels/s)")
 
-        wipe_neo4j(driver, store.database)
+        wipe_neo4j(store)
         store.apply_schema()
         store.upsert_nodes("BodyMovement", movements)
         sample_nodes, sample_rels = videos[:n_naive], rels[:n_naive]
@@ -318,7 +313,7 @@ def bench_neo4j_writes(uri: str, n_rels: int, n_naive: int, repeat: int) -> dict
         assert counts == len(sample_rels), counts
         log(f"write: neo4j naive: {naive['nodes']:,} nodes {naive['nodes_per_s']:,.0f}/s, "
             f"{naive['rels']:,} relationships {naive['rels_per_s']:,.0f}/s")
-        wipe_neo4j(driver, store.database)
+        wipe_neo4j(store)
     finally:
         driver.close()
         store.close()
@@ -460,50 +455,45 @@ def mb(n: float) -> str:
 
 # --- Neo4j ------------------------------------------------------------------------------------------------
 class Neo4jServer:
-    """NEO4J_URI when given, else a LocalNeo4j in a temporary home, stopped by `stop`."""
+    """The tests' Neo4j (kgtoolkit.testing.ScratchNeo4j): NEO4J_URI when given, else a LocalNeo4j in a
+    temporary home, stopped by `stop`."""
 
     def __init__(self) -> None:
-        self.server = None
-        self.home: Path | None = None
-        self.uri = os.environ.get("NEO4J_URI")
-        self.pid: int | None = None
-        if self.uri:
-            if not os.environ.get("NEO4J_PASSWORD"):
-                raise SystemExit("NEO4J_URI is set but NEO4J_PASSWORD is not")
-            log(f"neo4j: using {self.uri} from NEO4J_URI (its graph is emptied)")
-            return
-        from kgtoolkit.server.local import LocalNeo4j, free_port
+        from kgtoolkit.testing import ScratchNeo4j
 
-        os.environ["NEO4J_PASSWORD"] = secrets.token_urlsafe(16)
         self.home = Path(tempfile.mkdtemp(prefix="kgtoolkit-bench-neo4j-"))
-        self.server = LocalNeo4j(home=self.home, port=free_port())
         started = time.perf_counter()
-        info = self.server.up()
-        self.uri, self.pid = info.bolt_uri, info.pid
-        log(f"neo4j: started {info.version} at {self.uri} (pid {info.pid}, heap {self.server.heap}, "
-            f"page cache {self.server.pagecache}) in {time.perf_counter() - started:.0f} s")
+        try:
+            self.neo4j = ScratchNeo4j.start(self.home)
+        except KgToolkitError as error:
+            raise SystemExit(str(error)) from None
+        self.uri = self.neo4j.uri
+        if self.neo4j.server is None:
+            log(f"neo4j: using {self.uri} from NEO4J_URI (its graph is emptied)")
+        else:
+            log(f"neo4j: started {self.neo4j.info.version} at {self.uri} (pid {self.neo4j.pid}, heap "
+                f"{self.neo4j.server.heap}, page cache {self.neo4j.server.pagecache}) in "
+                f"{time.perf_counter() - started:.0f} s")
 
     def rss(self) -> int | None:
         try:
-            return psutil.Process(self.pid).memory_info().rss if self.pid else None
+            return psutil.Process(self.neo4j.pid).memory_info().rss if self.neo4j.pid else None
         except psutil.Error:
             return None
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.down()
+        if self.neo4j.server is not None:
+            self.neo4j.stop()
             log("neo4j: stopped")
-        if self.home is not None:
-            shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def empty_neo4j(uri: str) -> None:
-    import neo4j
+    from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
+    from kgtoolkit.testing import wipe_neo4j
 
-    from kgtoolkit.graph.neo4j_store import neo4j_auth_from_env
-
-    with neo4j.GraphDatabase.driver(uri, auth=neo4j_auth_from_env(), notifications_min_severity="OFF") as driver:
-        wipe_neo4j(driver, os.environ.get("NEO4J_DATABASE") or "neo4j")
+    with Neo4jGraphStore(uri) as store:
+        wipe_neo4j(store)
 
 
 # --- the report -------------------------------------------------------------------------------------------

@@ -29,12 +29,14 @@ from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
 from kgtoolkit.synth import generate
 from kgtoolkit.tables import write_tables
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, EdgeBatches, EpochBatches, collate_edges
+from kgtoolkit.media import ClipDataset, ClipDecoder, collate_edges
+from kgtoolkit.train.clips import EdgeBatches, EpochBatches
 from kgtoolkit.train.config import load_config
-from kgtoolkit.train.loop import batch_to, build_optimizer, clip_specs, loss_module, optimizer_step, step_batch, train, vb_edges
-from kgtoolkit.train.run import build_model, tokenize
+from kgtoolkit.train.loop import clip_specs, train
+from kgtoolkit.runs import build_model, tokenize
 from kgtoolkit.train.runtime import setup_runtime
 from kgtoolkit.train.sampler import TripletSampler
+from kgtoolkit.train.step import TrainStep, vb_edges
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,21 +97,18 @@ def main() -> None:
             break
     loader_rate = clips / (time.perf_counter() - started)
 
-    # 2. the model step alone, on those decoded clips
-    optimizer = build_optimizer(model, config, runtime)
-    forward = loss_module(model, config, runtime)
+    # 2. the model step alone (train()'s own TrainStep, without the schedule), on those decoded clips
     action_tokens = tokenize(backbone, data.action_names, config.model.prompt_templates).to(runtime.device)
     movement_tokens = tokenize(backbone, data.movement_names, config.model.prompt_templates).to(runtime.device)
+    train_step = TrainStep(model, config, runtime, action_tokens, movement_tokens)
     model.train()
     timed = 0
-    scaler = runtime.grad_scaler()
     for step, (frames, idx, clip_edges) in enumerate(batches):
         if step == 1:
             if runtime.device.type == "cuda":
                 torch.cuda.synchronize()
             started, timed = time.perf_counter(), 0
-        batch = batch_to(step_batch(frames, idx, data, config, 0, step, 0, clip_edges, edges), runtime.device)
-        optimizer_step(forward, model, optimizer, batch, action_tokens, movement_tokens, config, runtime, scaler=scaler)
+        train_step(train_step.batch(frames, idx, data, 0, step, clip_edges, edges))
         timed += len(idx) if step >= 1 else 0
     if runtime.device.type == "cuda":
         torch.cuda.synchronize()

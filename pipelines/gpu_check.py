@@ -2,8 +2,8 @@
 
 Defaults are the issue's set-up: open_clip ViT-B-16 with random weights (nothing downloaded),
 8 frames at 224 px, bf16 autocast, batch 32 clips, the whole KG-CLIP loss (v-a, v-b, a-b, pair).
-The timed step is `kgtoolkit train`'s own: its loss module, its AdamW groups (fused on CUDA),
-gradient clipping. Prints and writes (after every stage, so a run cut short still leaves figures):
+The timed step is `kgtoolkit train`'s own `TrainStep`: its loss module, its AdamW groups (fused on
+CUDA), gradient clipping. Prints and writes (after every stage, so a run cut short still leaves figures):
 
 - the GPU's measured bf16 matrix-product rate (8192^3, random operands, median of 10), the
   ceiling the model-FLOP utilisation is also given against;
@@ -35,11 +35,11 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from kgtoolkit.model.kgclip import StepBatch
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, ClipSpec, collate
+from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import DataConfig, ModelConfig, TrainConfig
-from kgtoolkit.train.loop import build_optimizer, loss_module, optimizer_step
-from kgtoolkit.train.run import build_model, tokenize
+from kgtoolkit.runs import build_model, tokenize
 from kgtoolkit.train.runtime import Runtime
+from kgtoolkit.train.step import TrainStep
 
 # Dense bf16 tensor-core peaks (no sparsity), from NVIDIA's data sheets (SXM parts).
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
@@ -80,23 +80,20 @@ def synthetic_batch(batch: int, frames: int, size: int, device: torch.device, ab
 
 
 class Trainer:
-    """`kgtoolkit train`'s step (kgtoolkit/train/loop.py) on one fixed batch."""
+    """`kgtoolkit train`'s step (`TrainStep`, without the schedule) on one fixed batch."""
 
     def __init__(self, config: TrainConfig, device: torch.device, batch: int):
         self.model, self.backbone = build_model(config)
         self.model.to(device).train()
-        self.runtime = Runtime(device)
-        self.optimizer = build_optimizer(self.model, config, self.runtime)
-        self.forward = loss_module(self.model, config, self.runtime)
-        self.config, self.device = config, device
-        self.actions = tokenize(self.backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)
-        self.movements = tokenize(self.backbone, [f"left hand state {i}" for i in range(MOVEMENTS)], ["{}"]).to(device)
+        self.device = device
+        actions = tokenize(self.backbone, [f"action {i}" for i in range(ACTIONS)], ["{}"]).to(device)
+        movements = tokenize(self.backbone, [f"left hand state {i}" for i in range(MOVEMENTS)], ["{}"]).to(device)
+        self.train_step = TrainStep(self.model, config, Runtime(device), actions, movements)
         self.batch = synthetic_batch(batch, config.data.frames, self.backbone.image_size, device,
                                      config.optim.ab_batch_size)
 
     def step(self) -> None:
-        optimizer_step(self.forward, self.model, self.optimizer, self.batch, self.actions, self.movements,
-                       self.config, self.runtime)
+        self.train_step(self.batch)
 
     def sync(self) -> None:
         if self.device.type == "cuda":

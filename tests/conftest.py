@@ -8,7 +8,6 @@ NEO4J_IMPORT_DIR."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
 from kgtoolkit.schema import LABELS, REL_TYPES
+from kgtoolkit.testing import ScratchNeo4j, wipe_neo4j  # noqa: F401  (wipe_neo4j: imported from here by tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -25,36 +25,22 @@ RELEASE_DIR = SHARED / "data" / "kg_clip_release"
 
 @pytest.fixture(scope="session")
 def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    uri = os.environ.get("NEO4J_URI")
-    if uri:
-        if not os.environ.get("NEO4J_PASSWORD"):
-            pytest.fail("NEO4J_URI is set but NEO4J_PASSWORD is not: export the server's password")
-        yield uri
-        return
-    from kgtoolkit.server.local import LocalNeo4j, free_port
-
-    password = secrets.token_urlsafe(16)
-    previous = os.environ.get("NEO4J_PASSWORD")
-    os.environ["NEO4J_PASSWORD"] = password
-    home = tmp_path_factory.mktemp("neo4j-home")
-    server = LocalNeo4j(home, port=free_port(), file_import=home / "import")  # the one folder LOAD CSV may read
-    try:
-        info = server.up()
+    try:  # the one folder LOAD CSV may read: the home's import/
+        neo4j = ScratchNeo4j.start(tmp_path_factory.mktemp("neo4j-home"), file_import=True)
     except Exception as error:  # noqa: BLE001 - reported as a failure with its cause
         pytest.fail(f"could not start the local Neo4j for the tests: {error}")
-    print(f"\n[tests] Neo4j {info.version} started at {info.bolt_uri} (pid {info.pid})")
-    os.environ["NEO4J_URI"] = info.bolt_uri
-    os.environ["NEO4J_IMPORT_DIR"] = str(home / "import")
+    if neo4j.server is None:  # NEO4J_URI's own server
+        yield neo4j.uri
+        return
+    print(f"\n[tests] Neo4j {neo4j.info.version} started at {neo4j.uri} (pid {neo4j.pid})")
+    os.environ["NEO4J_URI"] = neo4j.uri
+    os.environ["NEO4J_IMPORT_DIR"] = str(neo4j.import_dir)
     try:
-        yield info.bolt_uri
+        yield neo4j.uri
     finally:
-        server.down()
+        neo4j.stop()
         os.environ.pop("NEO4J_URI", None)
         os.environ.pop("NEO4J_IMPORT_DIR", None)
-        if previous is None:
-            os.environ.pop("NEO4J_PASSWORD", None)
-        else:
-            os.environ["NEO4J_PASSWORD"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -74,13 +60,6 @@ def snapshot(store) -> dict:
         "relationships": {rel: {(r.src, r.dst): dict(r.props) for page in store.iter_relationships(rel) for r in page}
                           for rel in REL_TYPES},
     }
-
-
-def wipe_neo4j(store: Neo4jGraphStore) -> None:
-    """Start from an empty graph: no nodes and no vector indexes (constraints stay)."""
-    store.cypher("MATCH (n) DETACH DELETE n", write=True)
-    for row in store.cypher("SHOW VECTOR INDEXES YIELD name RETURN name"):
-        store.cypher(f"DROP INDEX {row['name']} IF EXISTS", write=True)
 
 
 @pytest.fixture

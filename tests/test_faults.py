@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import snapshot, wipe_neo4j
+from helpers import untrained_run
 from kgtoolkit.errors import GraphStoreError
 from kgtoolkit.graph.embedded import DB_FILE, EmbeddedGraphStore
 from kgtoolkit.graph.neo4j_store import Neo4jGraphStore
@@ -218,21 +219,6 @@ class WriteFailsAt:
         return getattr(self._store, name)
 
 
-def untrained_run(run_id: str):
-    """A run of the tiny model with random weights: what write-back needs, without training."""
-    import torch
-
-    from kgtoolkit.train.config import load_config
-    from kgtoolkit.train.run import LoadedRun, build_model
-
-    config = load_config(REPO / "pipelines" / "tiny.yaml", ["data.frames=4", "eval_batch_size=8"])
-    torch.manual_seed(7)
-    model, backbone = build_model(config, load_pretrained=False)
-    model.eval()
-    return LoadedRun(run_dir=Path(run_id), run_id=run_id, config=config, id_maps={"action_names": []}, model=model,
-                     backbone=backbone, device=torch.device("cpu"))
-
-
 def embedding_runs(store) -> dict[str, dict[str, tuple[str, int] | None]]:
     """label -> node id -> (run, dimension) of its embedding, or None."""
     runs: dict[str, dict[str, tuple[str, int] | None]] = {}
@@ -245,7 +231,7 @@ def embedding_runs(store) -> dict[str, dict[str, tuple[str, int] | None]]:
     return runs
 
 
-def test_embedding_write_back_interrupted_then_rerun_leaves_only_the_new_run(store, dataset, monkeypatch):
+def test_embedding_write_back_interrupted_then_rerun_leaves_only_the_new_run(store, dataset, monkeypatch, tmp_path):
     from kgtoolkit.train import embed
 
     ingest(dataset, store, IngestOptions(workers=1))
@@ -254,7 +240,7 @@ def test_embedding_write_back_interrupted_then_rerun_leaves_only_the_new_run(sto
         ids = [n.id for page in store.iter_nodes(label) for n in page]
         store.write_embeddings(label, ids, rng.normal(size=(len(ids), 16)), run="old-run")
         store.ensure_vector_index(label, 16)
-    new = untrained_run("new-run")
+    new = untrained_run(tmp_path, "new-run")
     dims = new.model.embed_dim
     monkeypatch.setattr(embed, "BATCH", 4)
     # calls: Action (3 nodes) 1, then BodyMovement in batches of 4: the 3rd call is the 2nd movement batch
@@ -296,7 +282,7 @@ def test_embedding_write_back_names_videos_that_no_longer_decode_and_writes_the_
     gone.unlink()
     broken.write_bytes(b"\x00not a video any more" * 8)
 
-    written = embed.write_run_embeddings(Path("unused"), store, run=untrained_run("after-damage"))
+    written = embed.write_run_embeddings(Path("unused"), store, run=untrained_run(tmp_path, "after-damage"))
     assert written["Video"] == len(videos) - 2
     assert len(written.skipped) == 2
     assert f"{gone}: no such file" in written.skipped

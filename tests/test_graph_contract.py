@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from kgtoolkit.errors import CypherNotSupportedError, GraphStoreError, SchemaError
-from kgtoolkit.graph import NodeRow, RelRow
+from kgtoolkit.errors import CypherNotSupportedError, GraphStoreError, ReadOnlyQueryError, SchemaError
+from kgtoolkit.graph import CypherStore, NodeRow, RelRow, cypher_store, is_neo4j_uri
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.schema import LABELS, REL_TYPES
 
@@ -116,6 +119,33 @@ def test_embeddings_replace_and_clear_by_run(store):
     assert {n.id for n in store.nearest("Video", np.ones(8), k=10)} == set(ids[:2])
 
 
+def test_embeddings_lists_every_vector_of_a_label_in_id_order(store):
+    seed_small_graph(store)
+    empty_ids, empty, empty_runs = store.embeddings("Video")
+    assert empty_ids == [] and empty_runs == [] and empty.size == 0
+    ids = [f"video:v{i}" for i in (3, 0, 4)]
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    store.write_embeddings("Video", ids, vectors, run="run-a")
+    store.write_embeddings("Video", ["video:v1"], np.ones((1, 4), dtype=np.float32), run="run-b")
+    found_ids, found, runs = store.embeddings("Video")
+    assert found_ids == ["video:v0", "video:v1", "video:v3", "video:v4"]
+    assert runs == ["run-a", "run-b", "run-a", "run-a"]
+    assert found.dtype == np.float32 and found.shape == (4, 4)
+    np.testing.assert_allclose(found, np.stack([vectors[1], np.ones(4), vectors[0], vectors[2]]))
+    store.write_embeddings("Video", ["video:v2"], np.ones((1, 6), dtype=np.float32), run="run-c")  # torn write-back
+    with pytest.raises(GraphStoreError, match="kgtoolkit embed"):
+        store.embeddings("Video")
+
+
+def test_telling_a_neo4j_uri_apart_imports_no_driver():
+    code = ("import sys; from kgtoolkit.graph import is_neo4j_uri; "
+            "print(is_neo4j_uri('bolt://h:7687'), is_neo4j_uri('neo4j+s://h'), is_neo4j_uri('/tmp/graph'), "
+            "'neo4j' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "False", "False"]
+    assert is_neo4j_uri("bolt+ssc://h:1") and not is_neo4j_uri("file:///tmp/graph")
+
+
 def test_hostile_names_never_reach_cypher(store):
     with pytest.raises(SchemaError):
         store.upsert_nodes("Video) DETACH DELETE (n", [NodeRow("x", {})])
@@ -133,15 +163,20 @@ def test_hostile_names_never_reach_cypher(store):
 def test_cypher_is_neo4j_only_and_read_only_by_default(store):
     seed_small_graph(store)
     if isinstance(store, EmbeddedGraphStore):
+        assert not isinstance(store, CypherStore) and not hasattr(store, "cypher")
         with pytest.raises(CypherNotSupportedError, match="Cypher needs Neo4j"):
-            store.cypher("MATCH (n) RETURN n")
+            cypher_store(store)
         return
-    rows = store.cypher("MATCH (v:Video {split: $split}) RETURN v.id AS id ORDER BY id", {"split": "test"})
+    cypher = cypher_store(store)
+    assert cypher is store
+    rows = cypher.cypher("MATCH (v:Video {split: $split}) RETURN v.id AS id ORDER BY id", {"split": "test"})
     assert rows == [{"id": "video:v3"}, {"id": "video:v4"}]
-    with pytest.raises(GraphStoreError, match="(?i)read"):
-        store.cypher("CREATE (:Video {id: 'video:new'})")
+    with pytest.raises(ReadOnlyQueryError, match="read-only"):
+        cypher.cypher("CREATE (:Video {id: 'video:new'})")
+    with pytest.raises(ReadOnlyQueryError, match="read-only"):  # a new property key token, as `SET` makes one
+        cypher.cypher("MATCH (v:Video) SET v.neverSeenBefore = true")
     assert store.count_nodes()["Video"] == 5
-    store.cypher("CREATE (:Video {id: 'video:new'})", write=True)
+    cypher.cypher("CREATE (:Video {id: 'video:new'})", write=True)
     assert store.count_nodes()["Video"] == 6
 
 

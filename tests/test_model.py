@@ -166,8 +166,8 @@ def test_masking_known_edges_leaves_them_out_of_the_contrastive_loss():
 
 
 def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains():
-    from kgtoolkit.train.loop import build_optimizer
-    from kgtoolkit.train.run import build_model
+    from kgtoolkit.train.step import build_optimizer
+    from kgtoolkit.runs import build_model
     from kgtoolkit.train.runtime import setup_runtime
 
     repo = Path(__file__).resolve().parents[1]

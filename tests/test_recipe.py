@@ -21,8 +21,8 @@ from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import IngestOptions, ingest
 from kgtoolkit.model.backbone import is_torchscript_archive, load_backbone, weights_quick_gelu
 from kgtoolkit.synth import generate
-from kgtoolkit.train.clips import (AUTHORS_SCALES, ClipDataset, ClipDecoder, EdgeBatches, collate_edges,
-                                   multiscale_crop_box)
+from kgtoolkit.media import AUTHORS_SCALES, ClipDataset, ClipDecoder, collate_edges, multiscale_crop_box
+from kgtoolkit.train.clips import EdgeBatches
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.sampler import GraphTriplets, VideoItem
 
@@ -70,7 +70,7 @@ def test_the_openai_tag_builds_vit_b_16_with_quick_gelu_without_downloading(monk
     # a run records the activation its weights imply, and is rebuilt with it from its checkpoint alone;
     # a run saved before the key existed was trained with open_clip's GELU and is rebuilt so
     from kgtoolkit.train.loop import _resolved
-    from kgtoolkit.train.run import build_model
+    from kgtoolkit.runs import build_model
 
     monkeypatch.setattr(open_clip, "create_model", real)
     older = load_config(REPO / "pipelines" / "vit-b-16.yaml", ["model.triplet_layers=1"])
@@ -136,7 +136,7 @@ def test_an_openai_torchscript_release_loads_with_its_weights_and_quick_gelu(tmp
         assert value.dtype == torch.float32, key
         assert torch.equal(value, state[key].half().float() if key != "logit_scale" else state[key]), key
     config = load_config(PAPER, [*TINY, f"model.pretrained={path}"])
-    from kgtoolkit.train.run import build_model
+    from kgtoolkit.runs import build_model
 
     model, _ = build_model(config)
     assert torch.equal(model.clip.visual.conv1.weight, loaded["visual.conv1.weight"])
@@ -235,7 +235,7 @@ def _graph(videos: int = 10, movements: int = 6) -> GraphTriplets:
 
 
 def test_per_edge_batches_hold_two_b_clips_with_edges_drawn_over_all_training_edges():
-    from kgtoolkit.train.loop import vb_edges
+    from kgtoolkit.train.step import vb_edges
 
     data = _graph()
     edges = vb_edges(data)
@@ -264,7 +264,7 @@ def test_per_edge_batches_hold_two_b_clips_with_edges_drawn_over_all_training_ed
 
 
 def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
-    from kgtoolkit.train.loop import step_batch, vb_edges
+    from kgtoolkit.train.step import step_batch, vb_edges
 
     data = _graph()
     edges = vb_edges(data)
@@ -274,7 +274,7 @@ def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
         def decode(self, spec, train=False, rng=None):
             return torch.full((2, 3, 4, 4), float(spec.path))
 
-    from kgtoolkit.train.clips import ClipSpec
+    from kgtoolkit.media import ClipSpec
 
     dataset = ClipDataset([ClipSpec(str(v.index)) for v in data.videos], Frames(2, 4, (0,) * 3, (1,) * 3), True)
     keys = list(EdgeBatches([v.index for v in data.split("train")], 3, 7, 0, edges))[0]
@@ -317,7 +317,7 @@ def test_the_v_b_loss_reads_the_edges_own_clips():
 # --- 5. optimisation switches and precision ------------------------------------------------------------------------
 def test_decay_all_puts_weight_decay_on_every_parameter():
     from kgtoolkit.model.kgclip import KGClip
-    from kgtoolkit.train.loop import build_optimizer
+    from kgtoolkit.train.step import build_optimizer
     from kgtoolkit.train.runtime import Runtime
 
     model = KGClip(load_backbone("kg-tiny"), frames=2, triplet_layers=1)
@@ -344,7 +344,7 @@ class _Quadratic(torch.nn.Module):
 
 @pytest.mark.parametrize("clip", [1.0, None])
 def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
-    from kgtoolkit.train import loop
+    from kgtoolkit.train import step
     from kgtoolkit.train.runtime import Runtime
 
     norms: list[float] = []
@@ -359,7 +359,7 @@ def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
     model = _Quadratic()
     config = load_config(None, [f"optim.grad_clip={'null' if clip is None else clip}"])
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    loop.optimizer_step(model, model, optimizer, None, None, None, config, Runtime(torch.device("cpu")))
+    step.optimizer_step(model, model, optimizer, None, None, None, config, Runtime(torch.device("cpu")))
     gradient = torch.tensor([300.0, -400.0])  # d/dw 50 w^2 = 100 w; norm 500
     if clip is None:
         assert norms == [] and torch.allclose(model.weight.detach(), torch.tensor([3.0, -4.0]) - gradient)
@@ -369,7 +369,7 @@ def test_grad_clip_null_turns_clipping_off(monkeypatch, clip):
 
 
 def test_precision_modes_and_the_fp16_scaler():
-    from kgtoolkit.train import loop
+    from kgtoolkit.train.step import optimizer_step
     from kgtoolkit.train.runtime import Runtime
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
@@ -387,7 +387,7 @@ def test_precision_modes_and_the_fp16_scaler():
     for runtime, step_scaler in ((Runtime(cpu, precision="fp32"), None), (fp16, scaler)):
         model = _Quadratic()
         optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
-        loop.optimizer_step(model, model, optimizer, None, None, None, config, runtime, scaler=step_scaler)
+        optimizer_step(model, model, optimizer, None, None, None, config, runtime, scaler=step_scaler)
         results.append(model.weight.detach().clone())
     assert torch.allclose(results[0], results[1], atol=1e-6) and not torch.equal(results[0], torch.tensor([3.0, -4.0]))
     assert scaler.get_scale() == 65536.0  # no overflow: the scale stays

@@ -8,19 +8,24 @@ import os
 from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.graph.base import GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult, SchemaResult
+from kgtoolkit.graph.base import (CypherStore, GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult, SchemaResult,
+                                  cypher_store)
 
 DEFAULT_GRAPH_PATH = Path(".kgtoolkit") / "graph"
 GRAPH_ENV = "KGTOOLKIT_GRAPH"
+NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 
 __all__ = [
     "DEFAULT_GRAPH_PATH",
+    "NEO4J_SCHEMES",
+    "CypherStore",
     "GraphStore",
     "Neighbour",
     "NodeRow",
     "RelRow",
     "RelWriteResult",
     "SchemaResult",
+    "cypher_store",
     "is_neo4j_uri",
     "open_graph",
     "resolve_graph_uri",
@@ -32,8 +37,7 @@ def resolve_graph_uri(uri: str | None = None) -> str:
 
 
 def is_neo4j_uri(uri: str) -> bool:
-    from kgtoolkit.graph.neo4j_store import NEO4J_SCHEMES
-
+    """Whether the URI names Neo4j (without importing the driver)."""
     return uri.startswith(NEO4J_SCHEMES)
 
 

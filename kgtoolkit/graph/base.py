@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from kgtoolkit.errors import SchemaError
+from kgtoolkit.errors import CypherNotSupportedError, GraphStoreError, SchemaError
 from kgtoolkit.schema import EMBEDDING, check_property_key
 
 PropertyValue = str | int | float | bool | None | list
@@ -159,10 +159,11 @@ class GraphStore(ABC):
     def nearest(self, label: str, vector: Sequence[float], k: int = 10, prop: str = EMBEDDING) -> list[Neighbour]:
         """The k nodes of `label` whose vector `prop` is closest (cosine) to `vector`, best first."""
 
-    # --- Cypher ---------------------------------------------------------------------------
     @abstractmethod
-    def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
-        """Run Cypher (read access unless `write`), returning records as dicts."""
+    def embeddings(self, label: str, prop: str = EMBEDDING) -> tuple[list[str], np.ndarray, list[str]]:
+        """Every (id, vector, run) of a label's vector property `prop`, ordered by id: (ids, (N, D)
+        float32 vectors, runs). Vectors of two dimensions (an interrupted write-back of a run of another
+        dimension) are a `GraphStoreError` that says to run `kgtoolkit embed` again."""
 
     # --- lifecycle ------------------------------------------------------------------------
     @abstractmethod
@@ -173,3 +174,34 @@ class GraphStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CypherStore(ABC):
+    """A store that runs Cypher: Neo4j. Not part of the `GraphStore` contract (the embedded store has
+    no Cypher engine); ask for it with `cypher_store(store)`, which says what to do when it is missing."""
+
+    uri: str
+
+    @abstractmethod
+    def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
+        """Run Cypher (read access unless `write`: a query that writes is then a `ReadOnlyQueryError`),
+        returning records as dicts."""
+
+
+def cypher_store(store: GraphStore) -> CypherStore:
+    """The store itself when it runs Cypher, else a `CypherNotSupportedError` that says how to get one."""
+    if isinstance(store, CypherStore):
+        return store
+    raise CypherNotSupportedError(
+        f"Cypher needs Neo4j, and {store.uri} is the embedded store. Start a server "
+        "(`kgtoolkit db up` or `docker compose up -d`), ingest into it, and pass "
+        "--graph bolt://127.0.0.1:7687 (or set KGTOOLKIT_GRAPH)."
+    )
+
+
+def mixed_dimensions(label: str, prop: str, dims: Sequence[int], runs: Sequence[str]) -> GraphStoreError:
+    """The error of a label whose vectors have several dimensions (a write-back stopped half-way)."""
+    return GraphStoreError(
+        f"{label} {prop} vectors have {len(dims)} dimensions ({', '.join(map(str, dims))}) from runs "
+        f"{', '.join(runs)[:200]}: a write-back was interrupted; run `kgtoolkit embed --run RUN_DIR` again"
+    )

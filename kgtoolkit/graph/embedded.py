@@ -3,20 +3,19 @@
 SQLite in WAL mode holds nodes, relationships and embeddings; every contract call that writes is
 one SQLite transaction, so a process killed mid-write leaves each batch either fully written or
 not at all, and the file always opens. Nearest neighbours are exact (numpy over all vectors of a
-label). Cypher needs Neo4j and is refused with a message that says so.
+label). It has no Cypher engine: it is not a `CypherStore` (`cypher_store` says what to do).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from kgtoolkit.errors import ConfigurationError, CypherNotSupportedError, GraphStoreError
+from kgtoolkit.errors import ConfigurationError, GraphStoreError
 from kgtoolkit.graph.base import (
     GraphStore,
     Neighbour,
@@ -28,6 +27,7 @@ from kgtoolkit.graph.base import (
     check_end,
     check_id,
     check_props,
+    mixed_dimensions,
 )
 from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, check_rel_type, check_vector_property
 
@@ -234,11 +234,7 @@ class EmbeddedGraphStore(GraphStore):
             return [], np.zeros((0, 0), dtype=np.float32), []
         dims = sorted({len(v) // 4 for _, _, v in rows})
         if len(dims) > 1:  # a write-back of a run with another dimension stopped half-way
-            runs = sorted({r for _, r, _ in rows})
-            raise GraphStoreError(
-                f"{label} {prop} vectors have {len(dims)} dimensions ({', '.join(map(str, dims))}) from runs "
-                f"{', '.join(runs)[:200]}: a write-back was interrupted; run `kgtoolkit embed --run RUN_DIR` again"
-            )
+            raise mixed_dimensions(label, prop, dims, sorted({r for _, r, _ in rows}))
         vectors = np.stack([np.frombuffer(v, dtype=np.float32) for _, _, v in rows])
         return [r[0] for r in rows], vectors, [r[1] for r in rows]
 
@@ -259,14 +255,6 @@ class EmbeddedGraphStore(GraphStore):
         order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))[: int(k)]
         names = self.get_nodes(label, [ids[i] for i in order])
         return [Neighbour(ids[i], names[ids[i]].props.get("name"), float(scores[i])) for i in order]
-
-    # --- Cypher ---------------------------------------------------------------------------
-    def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
-        raise CypherNotSupportedError(
-            f"Cypher needs Neo4j, and {self.uri} is the embedded store. Start a server "
-            "(`kgtoolkit db up` or `docker compose up -d`), ingest into it, and pass "
-            "--graph bolt://127.0.0.1:7687 (or set KGTOOLKIT_GRAPH)."
-        )
 
     def close(self) -> None:
         self._db.close()

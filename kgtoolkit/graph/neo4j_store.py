@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,9 +31,10 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from kgtoolkit.errors import ConfigurationError, GraphStoreError
+from kgtoolkit.errors import ConfigurationError, GraphStoreError, ReadOnlyQueryError
 from kgtoolkit.graph import queries as q
 from kgtoolkit.graph.base import (
+    CypherStore,
     GraphStore,
     Neighbour,
     NodeRow,
@@ -44,10 +45,10 @@ from kgtoolkit.graph.base import (
     check_end,
     check_id,
     check_props,
+    mixed_dimensions,
 )
 from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
 
-NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 RETRY_ENV = "KGTOOLKIT_NEO4J_RETRY_SECONDS"
 _UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError)
 
@@ -119,7 +120,7 @@ if not any(isinstance(f, _OneLineRetryNotice) for f in _SESSION_LOG.filters):
     _SESSION_LOG.addFilter(_OneLineRetryNotice())
 
 
-class Neo4jGraphStore(GraphStore):
+class Neo4jGraphStore(GraphStore, CypherStore):
     def __init__(self, uri: str, *, database: str | None = None, connect_timeout: float = 10.0):
         self.uri = check_graph_uri(uri)
         self.database = database or os.environ.get("NEO4J_DATABASE") or "neo4j"
@@ -164,10 +165,10 @@ class Neo4jGraphStore(GraphStore):
         """Run a write transaction. `idempotent` (the toolkit's own MERGE/SET/REMOVE writes) also retries
         a COMMIT whose outcome the dropped connection left unknown; a user's query is never run twice."""
         params = dict(params or {})
+        return self._write_work(lambda tx: [record.data() for record in tx.run(query, params)], idempotent=idempotent)
 
-        def work(tx: neo4j.ManagedTransaction) -> list[dict]:
-            return [record.data() for record in tx.run(query, params)]
-
+    def _write_work(self, work: Callable[[neo4j.ManagedTransaction], Any], *, idempotent: bool = False) -> Any:
+        """`work` in one write transaction (the driver retries it on transient errors); see `_write`."""
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
@@ -243,11 +244,17 @@ class Neo4jGraphStore(GraphStore):
             "dst": [r.dst for r in rows],
             "props": [check_props(r.props, f"{rel_type} {r.src!r}->{r.dst!r}") for r in rows],
         }
-        written = self._write(q.upsert_relationships(rel_type), columns, idempotent=True)[0]["written"]
-        missing: list[RelRow] = []
-        if written < len(rows):
-            gaps = self._read(q.missing_endpoints(rel_type), {"src": columns["src"], "dst": columns["dst"]})
-            missing = [rows[g["i"]] for g in sorted(gaps, key=lambda g: g["i"])]
+        upsert, find_missing = q.upsert_relationships(rel_type), q.missing_endpoints(rel_type)
+
+        def work(tx: neo4j.ManagedTransaction) -> list[int]:
+            """The MERGE and, when some rows were not written, the rows whose endpoints are missing, in
+            one transaction: no other writer can add or remove an endpoint in between."""
+            written = tx.run(upsert, columns).single()["written"]
+            if written == len(rows):
+                return []
+            return sorted(r["i"] for r in tx.run(find_missing, {"src": columns["src"], "dst": columns["dst"]}))
+
+        missing = [rows[i] for i in self._write_work(work, idempotent=True)]
         return RelWriteResult(len(rows) - len(missing), missing)
 
     # --- reads ----------------------------------------------------------------------------
@@ -310,6 +317,20 @@ class Neo4jGraphStore(GraphStore):
             return None
         return np.asarray(rows[0]["embedding"], dtype=np.float32), rows[0]["run"]
 
+    def embeddings(self, label: str, prop: str = EMBEDDING) -> tuple[list[str], np.ndarray, list[str]]:
+        ids, vectors, runs = [], [], []
+        for page in self._stream(q.all_embeddings(label, prop), 5000):
+            for r in page:
+                ids.append(r["id"])
+                vectors.append(np.asarray(r["embedding"], dtype=np.float32))
+                runs.append(r["run"])
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32), []
+        dims = sorted({len(v) for v in vectors})
+        if len(dims) > 1:
+            raise mixed_dimensions(label, prop, dims, sorted(set(runs)))
+        return ids, np.stack(vectors), runs
+
     def nearest(self, label: str, vector: Sequence[float], k: int = 10, prop: str = EMBEDDING) -> list[Neighbour]:
         name = vector_index_name(label, prop)
         unit = as_unit_rows(np.asarray(vector, dtype=np.float32)[None, :])[0].tolist()
@@ -323,7 +344,25 @@ class Neo4jGraphStore(GraphStore):
 
     # --- Cypher ---------------------------------------------------------------------------
     def cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
-        return self._write(query, params) if write else self._read(query, params)
+        if write:
+            return self._write(query, params)
+        try:
+            return self._read(query, params)
+        except GraphStoreError as error:
+            if _writes_in_read_mode(error.__cause__):
+                raise ReadOnlyQueryError("this query writes, and it was run read-only (`kgtoolkit query`: add "
+                                         "--write if you mean it)") from None
+            raise
+
+    def delete_all_nodes(self, batch: int = 10_000) -> None:
+        """Delete every node and relationship of the database, `batch` nodes per transaction (tests and
+        benchmarks start from an empty graph with it)."""
+        try:
+            with self._driver.session(database=self.database) as session:  # CALL IN TRANSACTIONS: auto-commit
+                session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS",
+                            {"batch": int(batch)}).consume()
+        except (Neo4jError, DriverError) as error:
+            raise self._failure(error, "delete") from error
 
     def server_info(self) -> dict[str, str]:
         component = self._read(q.SERVER_COMPONENTS)[0]
@@ -331,6 +370,17 @@ class Neo4jGraphStore(GraphStore):
 
     def close(self) -> None:
         self._driver.close()
+
+
+def _writes_in_read_mode(error: BaseException | None) -> bool:
+    """Whether Neo4j refused a query because it writes in a read transaction (a write, or the new
+    property key or label token a write would create)."""
+    if not isinstance(error, Neo4jError):
+        return False
+    if error.code == "Neo.ClientError.Statement.AccessMode":
+        return True
+    message = str(getattr(error, "message", None) or error).lower()
+    return "read access mode" in message or "not allowed for" in message
 
 
 def _without_id(props: dict) -> dict:

@@ -90,6 +90,12 @@ def get_embedding(label: str, prop: str = EMBEDDING) -> str:
     return f"MATCH (n:{check_label(label)} {{id: $id}}) RETURN n.{prop} AS embedding, n.{run} AS run"
 
 
+def all_embeddings(label: str, prop: str = EMBEDDING) -> str:
+    prop, run = check_vector_property(label, prop), vector_run_property(prop)
+    return (f"MATCH (n:{check_label(label)}) WHERE n.{prop} IS NOT NULL "
+            f"RETURN n.id AS id, n.{prop} AS embedding, n.{run} AS run ORDER BY n.id")
+
+
 def clear_embeddings(label: str, prop: str = EMBEDDING) -> str:
     prop, run = check_vector_property(label, prop), vector_run_property(prop)
     return (

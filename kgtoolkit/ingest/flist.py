@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgtoolkit.errors import FlistError
 from kgtoolkit.vocab import VIDEO_SUFFIXES, check_path_component
 
 VIDEO_COLUMNS = ("video", "video_name", "name", "video_id", "videoname", "vid", "id", "path", "video_path",
@@ -25,10 +26,6 @@ VIDEO_COLUMNS = ("video", "video_name", "name", "video_id", "videoname", "vid", 
 FRAME_COLUMNS = ("frames", "num_frames", "frame_count", "n_frames", "nframes", "num_frame", "frame_num",
                  "total_frames", "length")
 _BAD_LINE = "\x00bad line\x00"  # what a row with too many fields becomes, so that rows keep their line numbers
-
-
-class FlistError(ValueError):
-    """The file as a whole cannot be read as an flist; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

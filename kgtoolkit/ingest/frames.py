@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgtoolkit.errors import FrameError
 from kgtoolkit.vocab import BODY_PARTS, Movement, is_movement
 
 FRAME_FILE = re.compile(r"^img_(\d{5,})\.json$")
@@ -52,10 +53,6 @@ class VideoFrames:
     movements: dict[Movement, MovementStats] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): entries not ingested
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): ingested, with a doubt
-
-
-class FrameError(ValueError):
-    """A frame file or one of its entries is not a valid annotation."""
 
 
 _NUMBER = (int, float)

@@ -18,7 +18,7 @@ from kgtoolkit.ingest.flist import FlistError, FlistRow, read_flist
 from kgtoolkit.ingest.frames import VideoFrames, read_video_frames
 from kgtoolkit.ingest.report import IngestReport
 from kgtoolkit.ingest.splits import carve_validation
-from kgtoolkit.ingest.videos import VideoError, VideoInfo, probe_video
+from kgtoolkit.media import VideoError, VideoInfo, probe_video
 from kgtoolkit.ingest.writer import GraphWriter
 from kgtoolkit.vocab import (
     BODY_PARTS,

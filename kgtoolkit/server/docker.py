@@ -1,14 +1,15 @@
-"""Neo4j through Docker Compose, where a Docker engine answers (docker-compose.yml at the repo root)."""
+"""Neo4j through Docker Compose, where a Docker engine answers: the compose file is package data
+(kgtoolkit/server/docker-compose.yml, linked from the repository root), so an installed kgtoolkit has it."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
+from importlib.resources import as_file, files
 
 from kgtoolkit.errors import ServerError
 
-COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+COMPOSE_FILE = files("kgtoolkit.server") / "docker-compose.yml"
 
 
 def docker_engine_available(timeout: float = 5.0) -> bool:
@@ -22,11 +23,10 @@ def docker_engine_available(timeout: float = 5.0) -> bool:
 
 
 def compose(*args: str) -> str:
-    if not COMPOSE_FILE.exists():
-        raise ServerError(f"{COMPOSE_FILE} is missing: run from a checkout of the kgtoolkit repository")
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE_FILE), *args], capture_output=True, text=True
-    )
+    if not COMPOSE_FILE.is_file():
+        raise ServerError(f"{COMPOSE_FILE} is missing: reinstall kgtoolkit (the package ships it)")
+    with as_file(COMPOSE_FILE) as path:
+        result = subprocess.run(["docker", "compose", "-f", str(path), *args], capture_output=True, text=True)
     if result.returncode != 0:
         raise ServerError(f"docker compose {' '.join(args)} failed:\n{result.stderr.strip()}")
     return result.stdout

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import torch
 
-from kgtoolkit.errors import KgToolkitError
+from kgtoolkit.errors import CheckpointError
+
+__all__ = ["FORMAT", "VERSION", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "kgtoolkit-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(KgToolkitError):
-    exit_code = 2
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

@@ -1,8 +1,11 @@
 """The training configuration: a pydantic model (unknown keys refused), loaded from YAML with
-`--set key.sub=value` overrides, saved resolved in the run directory."""
+`--set key.sub=value` overrides, saved resolved in the run directory. The shipped configs are
+package data (kgtoolkit/configs/*.yaml, linked from pipelines/): `--config tiny` names one."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,13 +136,32 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+PACKAGED_CONFIGS: Traversable = files("kgtoolkit") / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """The names of the configs shipped in the package (`tiny`, `vit-b-16`, `kg-clip-paper`)."""
+    return sorted(p.name.removesuffix(".yaml") for p in PACKAGED_CONFIGS.iterdir() if p.name.endswith(".yaml"))
+
+
+def config_file(path: str | Path) -> Path | Traversable:
+    """A config file as given, else the packaged config of that name (`tiny` or `tiny.yaml`)."""
+    if Path(path).is_file() or "/" in str(path):
+        return Path(path)
+    packaged = PACKAGED_CONFIGS / (str(path) if str(path).endswith(".yaml") else f"{path}.yaml")
+    return packaged if packaged.is_file() else Path(path)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """A config file (or the name of a packaged one) with `--set` overrides; no path: the defaults."""
     data: dict = {}
     if path is not None:
+        source = config_file(path)
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as error:
-            raise ConfigurationError(f"{path}: cannot read the config: {error}") from None
+            raise ConfigurationError(f"{path}: cannot read the config: {error} (or name a packaged config: "
+                                     f"{', '.join(packaged_configs())})") from None
         if not isinstance(data, dict):
             raise ConfigurationError(f"{path}: a config is a mapping of sections (model, data, optim, ...)")
     data = apply_overrides(data, overrides or [])

@@ -22,8 +22,8 @@ import torch
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
 from kgtoolkit.schema import EMBEDDING, INDEXED_VECTORS, VECTOR_PROPERTIES
-from kgtoolkit.train.clips import ClipSpec
-from kgtoolkit.train.run import LoadedRun, load_run
+from kgtoolkit.media import ClipSpec
+from kgtoolkit.runs import LoadedRun, load_run
 
 BATCH = 500
 

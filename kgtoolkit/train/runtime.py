@@ -42,10 +42,20 @@ class Runtime:
         return torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
 
 
+def process_rank() -> int:
+    """This process's rank under torchrun (RANK), 0 when run alone."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main_process() -> bool:
+    """Whether this process reports and writes (rank 0, or the only process)."""
+    return process_rank() == 0
+
+
 def setup_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     """Single process, or the process group torchrun describes (nccl on GPUs, gloo on CPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+    rank = process_rank()
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     if use_cuda:
         local = int(os.environ.get("LOCAL_RANK", "0"))
