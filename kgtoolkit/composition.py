@@ -13,6 +13,7 @@ actions differ in only one or two movements, and the degree distributions on bot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
@@ -23,7 +24,7 @@ import pandas as pd
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest.release import read_composition
-from kgtoolkit.vocab import action_id
+from kgtoolkit.vocab import action_id, parse_movement_name
 
 ACTION, MOVEMENT = "action", "movement"
 

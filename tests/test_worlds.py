@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from kgtoolkit.composition import composition_stats, from_synth, visible_share
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.synth import PARTS, generate, plan_video, source_vocabulary, target_vocabulary, world_pool
 from kgtoolkit.synth.worlds import MOVEMENTS_PER_ACTION, VIDEO_SUBSET
@@ -67,5 +68,9 @@ def test_the_worlds_do_not_depend_on_the_seed_and_the_truth_names_the_world(tmp_
     assert truth["vocabulary"] == "world:target" and truth["options"]["world"] == "target"
     assert [a["movements"] for a in truth["actions"]] == [[m.name for m in a.movements]
                                                            for a in target_vocabulary(4).actions]
+    stats = composition_stats(from_synth(tmp_path / "t")).summary()
+    assert stats["pairs_differing_in_2"] == 2 and stats["videos_with_movements"] == 8
+    assert 2 <= stats["movements_per_video"]["min"] <= stats["movements_per_video"]["max"] <= 4
+    assert 0.6 <= visible_share(tmp_path / "t") <= 1.0  # a movement covers >= 60% of its video
     with pytest.raises(ConfigurationError, match="world must be one of"):
         generate(tmp_path / "u", classes=2, world="web")
