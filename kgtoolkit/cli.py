@@ -217,6 +217,10 @@ def synth_command(
         "states; 2 (default) also a second human, humans with no parts, float boxes, a part in one state with "
         "and without its object, video ids starting with '-' or holding '_', a class folder with parentheses. "
         "None of them is a defect: `kgtoolkit ingest` reports nothing for any level.")] = 2,
+    world: Annotated[str, typer.Option(
+        help="default: the built-in actions, every video shows all of its action's movements; target: the "
+        "benchmark world (Kinetics-TPS-like: 6 movements per action, 2-4 shown per video, confusable pairs); "
+        "source: the pretraining corpus of the stand-in CLIP (kgtoolkit.synth.worlds).")] = "default",
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -229,7 +233,7 @@ def synth_command(
         summary = generate(
             out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
             frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
-            nuisance=nuisance, quirks=quirks,
+            nuisance=nuisance, quirks=quirks, world=world,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
