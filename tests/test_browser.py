@@ -215,3 +215,41 @@ def test_the_browser_logs_in_opens_the_guide_and_shows_a_cookbook_query_s_rows(b
     screenshot = os.environ.get("KGTOOLKIT_BROWSER_SCREENSHOT")
     if screenshot:
         browser.save_screenshot(screenshot)
+
+
+def test_the_guide_has_a_slide_per_cookbook_query_with_its_param_blocks_and_query():
+    from kgtoolkit.server.browser import cookbook_queries, guide_html
+
+    queries = cookbook_queries()
+    guide = guide_html()
+    slides = re.findall(r"<slide>(.*?)</slide>", guide, re.S)
+    assert len(queries) == 8 and len(slides) == 2 + len(queries)
+    for query, slide in zip(queries, slides[2:]):
+        blocks = [html.unescape(b) for b in re.findall(r'<pre class="runnable">(.*?)</pre>', slide, re.S)]
+        assert blocks == [*query.param_commands(), query.cypher], query.title
+        assert [c.split(" => ")[0] for c in query.param_commands()] == [f":param {p}" for p in query.params]
+    assert "<script" not in guide.lower()
+
+
+def test_a_cookbook_entry_with_an_unknown_placeholder_or_bad_params_is_a_clear_error():
+    from kgtoolkit.server.browser import cookbook_queries
+
+    text = ('# x\n\n## One\nText.\n<!-- params: {"video": "$NO_SUCH"} -->\n```cypher\nRETURN $video\n```\n'
+            '## Two\n<!-- params: {"video": nope} -->\n```cypher\nRETURN 1\n```\n')
+    with pytest.raises(ValueError, match=r"QUERIES.md: 'Two': its params comment is not JSON"):
+        cookbook_queries(text)
+    one = cookbook_queries(text.split("## Two")[0])[0]
+    assert (one.title, one.description, one.cypher) == ("One", "Text.", "RETURN $video")
+    with pytest.raises(ValueError, match=r"QUERIES.md: 'One': unknown placeholder \$NO_SUCH"):
+        one.param_commands()
+
+
+def test_the_style_colours_and_captions_every_label_of_the_model():
+    from kgtoolkit.schema import LABELS
+    from kgtoolkit.server.browser import STYLE_FILE
+
+    rules = dict(re.findall(r"^node\.(\w+) \{\n(.*?)\n\}", STYLE_FILE.read_text(), re.S | re.M))
+    assert set(rules) == set(LABELS)
+    colours = [re.search(r"\bcolor: (#[0-9A-F]{6});", rule).group(1) for rule in rules.values()]
+    assert len(set(colours)) == len(LABELS)  # one colour each
+    assert all('caption: "{name}";' in rule for rule in rules.values())
