@@ -342,7 +342,7 @@ class LocalNeo4j:
         """HTTP on 127.0.0.1 serving the Browser and kgtoolkit's style and guide for it (browser.py), and
         nothing else: no HTTP Cypher endpoints (the Browser talks Bolt over a WebSocket, with the same
         password); the Browser fetches guides and styles from this machine only, applies kgtoolkit's
-        and opens its guide on logging in, and sends no analytics. Or HTTP off."""
+        and opens its guide on logging in, and is told to send no product analytics. Or HTTP off."""
         if not self.http_port:
             return ["server.http.enabled=false"]
         return [
