@@ -15,6 +15,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -45,27 +47,30 @@ def _chromium() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
+def browser():
+    """Headless Chromium with a profile of its own, deleted after: the Browser keeps the connection's
+    credentials in the page's storage (tests/test_security.py looks for the password in every file
+    the session leaves), and chromedriver's log would hold the typed password, so it keeps none."""
     binary, driver_path = _chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1400,1000", "--no-first-run", "--disable-extensions",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
-    try:
-        driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path, log_output=str(log)))
-    except Exception as error:  # noqa: BLE001 - a browser that does not start is this test's failure
-        pytest.fail(f"{binary} with {driver_path} did not start: {error}")
-    driver.set_page_load_timeout(TIMEOUT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    with tempfile.TemporaryDirectory(prefix="kgtoolkit-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1400,1000", "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        try:
+            driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path,
+                                                                       log_output=subprocess.DEVNULL))
+        except Exception as error:  # noqa: BLE001 - a browser that does not start is this test's failure
+            pytest.fail(f"{binary} with {driver_path} did not start: {error}")
+        driver.set_page_load_timeout(TIMEOUT)
+        try:
+            yield driver
+        finally:
+            driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +220,13 @@ def test_the_browser_logs_in_opens_the_guide_and_shows_a_cookbook_query_s_rows(b
     screenshot = os.environ.get("KGTOOLKIT_BROWSER_SCREENSHOT")
     if screenshot:
         browser.save_screenshot(screenshot)
+
+    # the page kept the password in its storage (Community Browser); `:server disconnect` forgets it
+    password = os.environ["NEO4J_PASSWORD"]
+    assert password in browser.execute_script("return JSON.stringify(window.localStorage)")
+    _run(browser, ":server disconnect")
+    _wait(browser, lambda d: password not in d.execute_script("return JSON.stringify(window.localStorage)"),
+          "the credentials leaving the page's storage")
 
 
 def test_the_guide_has_a_slide_per_cookbook_query_with_its_param_blocks_and_query():
