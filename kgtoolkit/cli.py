@@ -61,10 +61,12 @@ HomeOption = Annotated[
 
 
 # --- db ---------------------------------------------------------------------------------------
-def _local_server(home: Path | None, port: int | None, file_import: Path | None = None, http_port: int | None = None):
-    from kgtoolkit.server.local import LocalNeo4j
+def _local_server(home: Path | None, port: int | None, file_import: Path | None = None, http_port: int | None = None,
+                  browser: bool = False):
+    from kgtoolkit.server.local import DEFAULT_HTTP_PORT, LocalNeo4j
 
-    return LocalNeo4j(home, port=port, file_import=file_import, http_port=http_port)
+    return LocalNeo4j(home, port=port, file_import=file_import,
+                      http_port=(http_port or DEFAULT_HTTP_PORT) if browser else None)
 
 
 @db_app.command("up")
@@ -89,9 +91,7 @@ def db_up(port: PortOption = None, home: HomeOption = None, http_port: HttpPortO
         console.print(f"Neo4j is up in Docker (docker-compose.yml): bolt://127.0.0.1:{os.environ.get('NEO4J_BOLT_PORT', 7687)}"
                       f", Browser http://127.0.0.1:{os.environ.get('NEO4J_HTTP_PORT', 7474)}/browser/", highlight=False)
         return
-    from kgtoolkit.server.local import DEFAULT_HTTP_PORT
-
-    server = _local_server(home, port, allow_file_import, (http_port or DEFAULT_HTTP_PORT) if browser else None)
+    server = _local_server(home, port, allow_file_import, http_port, browser)
     with console.status(f"Starting Neo4j {server.version} (the first start resolves it from Maven Central)..."):
         info = server.up()
     _print_server(info)
@@ -119,17 +119,8 @@ def db_down(port: PortOption = None, home: HomeOption = None) -> None:
 
 def _print_server(info) -> None:
     table = Table(show_header=False, box=None)
-    table.add_row("version", f"Neo4j {info.version} Community")
-    table.add_row("bolt", info.bolt_uri)
-    table.add_row("browser", f"{info.browser_url}  (user neo4j, the password below)" if info.browser_url else
-                  "off (HTTP disabled: `db up` without --no-browser serves it)")
-    table.add_row("pid", str(info.pid))
-    table.add_row("home", escape(str(info.home)))
-    if info.password_source.startswith("environment"):
-        table.add_row("password", "from NEO4J_PASSWORD")
-    else:
-        table.add_row("password", escape(f"generated; use: export NEO4J_PASSWORD=\"$(cat {info.password_source})\""))
-    table.add_row("use", f"--graph {info.bolt_uri}  (or export KGTOOLKIT_GRAPH={info.bolt_uri})")
+    for name, value in info.rows():
+        table.add_row(name, escape(value))
     console.print(table)
 
 

@@ -110,6 +110,16 @@ class ServerInfo:
     def browser_url(self) -> str | None:
         return browser_url(self.http_port) if self.http_port else None
 
+    def rows(self) -> list[tuple[str, str]]:
+        """What `kgtoolkit db up` and `db status` print, as (name, value) rows."""
+        password = ("from NEO4J_PASSWORD" if self.password_source.startswith("environment") else
+                    f'generated; use: export NEO4J_PASSWORD="$(cat {self.password_source})"')
+        browser = (f"{self.browser_url}  (user neo4j, the password below)" if self.browser_url else
+                   "off (HTTP disabled: `db up` without --no-browser serves it)")
+        return [("version", f"Neo4j {self.version} Community"), ("bolt", self.bolt_uri), ("browser", browser),
+                ("pid", str(self.pid)), ("home", self.home), ("password", password),
+                ("use", f"--graph {self.bolt_uri}  (or export KGTOOLKIT_GRAPH={self.bolt_uri})")]
+
 
 class LocalNeo4j:
     """One local server: its runtime (shared cache) and its home (data, logs, pid, conf)."""
