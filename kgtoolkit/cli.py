@@ -48,6 +48,11 @@ PortOption = Annotated[
     typer.Option("--port", envvar="KGTOOLKIT_NEO4J_PORT", help="Bolt port on 127.0.0.1 (default 7687).",
                  show_default=False),
 ]
+HttpPortOption = Annotated[
+    Optional[int],
+    typer.Option("--http-port", envvar="KGTOOLKIT_NEO4J_HTTP_PORT",
+                 help="HTTP port on 127.0.0.1 for Neo4j Browser (default 7474).", show_default=False),
+]
 HomeOption = Annotated[
     Optional[Path],
     typer.Option("--home", envvar="KGTOOLKIT_NEO4J_HOME",
@@ -56,21 +61,26 @@ HomeOption = Annotated[
 
 
 # --- db ---------------------------------------------------------------------------------------
-def _local_server(home: Path | None, port: int | None, file_import: Path | None = None):
-    from kgtoolkit.server.local import LocalNeo4j
+def _local_server(home: Path | None, port: int | None, file_import: Path | None = None, http_port: int | None = None,
+                  browser: bool = False):
+    from kgtoolkit.server.local import DEFAULT_HTTP_PORT, LocalNeo4j
 
-    return LocalNeo4j(home, port=port, file_import=file_import)
+    return LocalNeo4j(home, port=port, file_import=file_import,
+                      http_port=(http_port or DEFAULT_HTTP_PORT) if browser else None)
 
 
 @db_app.command("up")
-def db_up(port: PortOption = None, home: HomeOption = None,
+def db_up(port: PortOption = None, home: HomeOption = None, http_port: HttpPortOption = None,
+          browser: Annotated[bool, typer.Option(
+              "--browser/--no-browser", help="Serve Neo4j Browser over HTTP on 127.0.0.1 (--no-browser: HTTP off, "
+              "Bolt only).")] = True,
           java: Annotated[bool, typer.Option("--java", help="Use Java + Maven even if Docker answers.")] = False,
           allow_file_import: Annotated[Optional[Path], typer.Option(
               "--allow-file-import", metavar="DIR",
               help="Let LOAD CSV read files through file URLs, from this folder only (file:///x.csv is DIR/x.csv; "
               "a link inside it is followed). Default: LOAD CSV reads no files. Docker: NEO4J_ALLOW_FILE_IMPORT, "
               "see docker-compose.yml.", show_default=False)] = None) -> None:
-    """Start Neo4j on 127.0.0.1 and wait until it answers a Cypher query."""
+    """Start Neo4j on 127.0.0.1 (Bolt, and Neo4j Browser over HTTP) and wait until it answers a Cypher query."""
     from kgtoolkit.server.docker import compose, docker_engine_available
 
     if not java and docker_engine_available():
@@ -78,9 +88,10 @@ def db_up(port: PortOption = None, home: HomeOption = None,
             raise ConfigurationError("--allow-file-import applies to the Java server (--java); with Docker, set "
                                      "NEO4J_ALLOW_FILE_IMPORT=true and mount the folder (docker-compose.yml says how)")
         compose("up", "-d", "--wait")
-        console.print("Neo4j is up in Docker (docker-compose.yml): bolt://127.0.0.1:7687")
+        console.print(f"Neo4j is up in Docker (docker-compose.yml): bolt://127.0.0.1:{os.environ.get('NEO4J_BOLT_PORT', 7687)}"
+                      f", Browser http://127.0.0.1:{os.environ.get('NEO4J_HTTP_PORT', 7474)}/browser/", highlight=False)
         return
-    server = _local_server(home, port, allow_file_import)
+    server = _local_server(home, port, allow_file_import, http_port, browser)
     with console.status(f"Starting Neo4j {server.version} (the first start resolves it from Maven Central)..."):
         info = server.up()
     _print_server(info)
@@ -90,7 +101,7 @@ def db_up(port: PortOption = None, home: HomeOption = None,
 
 @db_app.command("status")
 def db_status(port: PortOption = None, home: HomeOption = None) -> None:
-    """Say whether the local Neo4j runs, its version, Bolt address and where its password is."""
+    """Say whether the local Neo4j runs, its version, Bolt address, Browser URL and where its password is."""
     server = _local_server(home, port)
     info = server.status()
     if info is None:
@@ -108,15 +119,8 @@ def db_down(port: PortOption = None, home: HomeOption = None) -> None:
 
 def _print_server(info) -> None:
     table = Table(show_header=False, box=None)
-    table.add_row("version", f"Neo4j {info.version} Community")
-    table.add_row("bolt", info.bolt_uri)
-    table.add_row("pid", str(info.pid))
-    table.add_row("home", escape(str(info.home)))
-    if info.password_source.startswith("environment"):
-        table.add_row("password", "from NEO4J_PASSWORD")
-    else:
-        table.add_row("password", escape(f"generated; use: export NEO4J_PASSWORD=\"$(cat {info.password_source})\""))
-    table.add_row("use", f"--graph {info.bolt_uri}  (or export KGTOOLKIT_GRAPH={info.bolt_uri})")
+    for name, value in info.rows():
+        table.add_row(name, escape(value))
     console.print(table)
 
 
@@ -217,6 +221,10 @@ def synth_command(
         "states; 2 (default) also a second human, humans with no parts, float boxes, a part in one state with "
         "and without its object, video ids starting with '-' or holding '_', a class folder with parentheses. "
         "None of them is a defect: `kgtoolkit ingest` reports nothing for any level.")] = 2,
+    world: Annotated[str, typer.Option(
+        help="default: the built-in actions, every video shows all of its action's movements; target: the "
+        "benchmark world (Kinetics-TPS-like: 6 movements per action, 2-4 shown per video, confusable pairs); "
+        "source: the pretraining corpus of the stand-in CLIP (kgtoolkit.synth.worlds).")] = "default",
 ) -> None:
     """Generate a small synthetic dataset in the Kinetics-TPS layout, with real mp4 files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -229,7 +237,7 @@ def synth_command(
         summary = generate(
             out_dir, classes=classes, train_per_class=train_per_class, test_per_class=test_per_class,
             frames=frames, size=size, fps=fps, seed=seed, composition=composition, share_videos=share_videos,
-            nuisance=nuisance, quirks=quirks,
+            nuisance=nuisance, quirks=quirks, world=world,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(

@@ -4,7 +4,8 @@ The graph is bipartite: Action nodes and BodyMovement nodes (keyed by the graph'
 and `name` attributes), one edge per INVOLVES relationship. It is built from an ingested graph
 store (`from_store`, either store), from a KG-CLIP release folder without ingesting it
 (`from_release`: kg_idx.json + a-b.pkl, and v-b.pkl for the videos), or from a synthetic
-vocabulary (`from_vocabulary`). `composition_stats` measures what makes actions confusable: how
+vocabulary (`from_vocabulary`) or a generated synth folder (`from_synth`, with the videos).
+`composition_stats` measures what makes actions confusable: how
 many movements an action has, how many movements two or more actions share, which pairs of
 actions differ in only one or two movements, and the degree distributions on both sides
 (and, where videos are known, how many movements a video shows).
@@ -12,6 +13,7 @@ actions differ in only one or two movements, and the degree distributions on bot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.ingest.release import read_composition
-from kgtoolkit.vocab import action_id
+from kgtoolkit.vocab import action_id, parse_movement_name
 
 ACTION, MOVEMENT = "action", "movement"
 
@@ -94,6 +96,35 @@ def from_vocabulary(vocabulary) -> Composition:
     movements = {m.id: m.name for a in vocabulary.actions for m in a.movements}
     involves = [(action_id(a.folder), m.id) for a in vocabulary.actions for m in a.movements]
     return Composition(action_movement_graph(actions, movements, involves), None, f"synthetic:{vocabulary.source}")
+
+
+def from_synth(folder: Path) -> Composition:
+    """A `kgtoolkit synth` folder, from its list/synth_truth.json: the vocabulary's actions with all
+    their movements, and the movements each video (of both splits) shows."""
+    truth = _synth_truth(folder)
+    actions = {action_id(a["folder"]): a["name"] for a in truth["actions"]}
+    movements = {parse_movement_name(n).id: n for a in truth["actions"] for n in a["movements"]}
+    involves = [(action_id(a["folder"]), parse_movement_name(n).id) for a in truth["actions"] for n in a["movements"]]
+    videos = {f"{split}/{key}": {parse_movement_name(m["name"]).id for m in video["movements"]}
+              for split, by_key in truth["videos"].items() for key, video in by_key.items()}
+    return Composition(action_movement_graph(actions, movements, involves), videos, f"synth:{truth['vocabulary']}")
+
+
+def visible_share(folder: Path) -> float:
+    """The share of a training video's frames in which a movement it shows is annotated, over every
+    (video, movement) of a synth folder (test videos carry no frame annotations)."""
+    truth = _synth_truth(folder)
+    frames = truth["options"]["frames"]
+    shares = [m["frames"] / frames for video in truth["videos"]["train"].values() for m in video["movements"]]
+    return round(sum(shares) / len(shares), 4) if shares else float("nan")
+
+
+def _synth_truth(folder: Path) -> dict:
+    path = Path(folder) / "list" / "synth_truth.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"{path}: not a readable synth truth file ({error})") from None
 
 
 # --- statistics ------------------------------------------------------------------------------------

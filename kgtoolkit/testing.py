@@ -25,9 +25,9 @@ class ScratchNeo4j:
     _previous_password: str | None = None
 
     @classmethod
-    def start(cls, home: Path, *, file_import: bool = False) -> "ScratchNeo4j":
+    def start(cls, home: Path, *, file_import: bool = False, browser: bool = False) -> "ScratchNeo4j":
         """NEO4J_URI's server, or a local one in `home` (LOAD CSV reading `home/import` only, when
-        `file_import`)."""
+        `file_import`; Neo4j Browser on a free HTTP port, when `browser`)."""
         uri = os.environ.get("NEO4J_URI")
         if uri:
             if not os.environ.get("NEO4J_PASSWORD"):
@@ -37,7 +37,8 @@ class ScratchNeo4j:
         previous = os.environ.get("NEO4J_PASSWORD")
         os.environ["NEO4J_PASSWORD"] = secrets.token_urlsafe(16)
         import_dir = Path(home) / "import" if file_import else None
-        server = LocalNeo4j(Path(home), port=free_port(), file_import=import_dir)
+        server = LocalNeo4j(Path(home), port=free_port(), file_import=import_dir,
+                            http_port=free_port() if browser else None)
         try:
             info = server.up()
         except BaseException:

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgtoolkit.composition import composition_stats, degree_distribution, from_release, from_store, from_vocabulary
+from kgtoolkit.composition import (
+    composition_stats,
+    degree_distribution,
+    from_release,
+    from_store,
+    from_synth,
+    from_vocabulary,
+    visible_share,
+)
 from kgtoolkit.graph import open_graph
 from kgtoolkit.ingest import ingest
 from kgtoolkit.neighbourhood import draw, neighbourhood
@@ -39,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--release", type=Path, default=RELEASE, help="KG-CLIP release folder")
     parser.add_argument("--graph", default=None, help="read the release from this ingested graph instead of its files")
     parser.add_argument("--classes", type=int, default=12, help="actions of the synthetic default vocabulary")
+    parser.add_argument("--synth", type=Path, action="append", default=[],
+                        help="also a generated synth folder (e.g. `kgtoolkit synth --world target`), with its videos")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (and .md/.csv beside it)")
     parser.add_argument("--png", type=Path, default=None, help="draw --show's neighbourhood to this PNG")
     parser.add_argument("--show", default="action:hammer_throw", help="the node drawn with --png")
@@ -80,10 +90,18 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{args.show}: neighbourhood drawn to {args.png}")
     stats = {"KG-CLIP release": composition_stats(release),
              f"synthetic ({args.classes} actions)": composition_stats(from_vocabulary(default_vocabulary(args.classes)))}
+    visible = {}
+    for folder in args.synth:
+        name = f"{folder.name} (synth folder)"
+        stats[name] = composition_stats(from_synth(folder))
+        visible[name] = visible_share(folder)
     close = pd.concat([s.close_pairs(4).assign(source=name) for name, s in stats.items()], ignore_index=True).round(3)
     nearest = pd.concat([s.nearest_action_distance().rename("fewest differing movements").reset_index().assign(source=name)
                          for name, s in stats.items()], ignore_index=True)
-    write_tables(args.json, {None: side_by_side(stats), "close_pairs": close, "nearest": nearest,
+    table = side_by_side(stats)
+    if visible:  # the share of frames in which a shown movement is annotated (synthetic annotations only)
+        table.loc[len(table)] = {"statistic": "visible_share_of_frames", **visible}
+    write_tables(args.json, {None: table, "close_pairs": close, "nearest": nearest,
                              "degrees": degree_table(stats)}, floatfmt="g")
     if args.json is not None:
         args.json.write_text(json.dumps({name: s.summary() for name, s in stats.items()}, indent=1) + "\n")

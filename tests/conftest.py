@@ -3,7 +3,8 @@
 (`kgtoolkit.server.local.LocalNeo4j`) on a free port, and stops at the end. A Neo4j that cannot
 be had is a test failure, never a skip. The server this session starts lets LOAD CSV read files from
 its home's import/ folder only (`neo4j_import_dir`); a server of NEO4J_URI names its folder in
-NEO4J_IMPORT_DIR."""
+NEO4J_IMPORT_DIR. The server this session starts also serves Neo4j Browser on a free HTTP port
+(`neo4j_browser_url`); a server of NEO4J_URI names its Browser in NEO4J_BROWSER_URL."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ RELEASE_DIR = SHARED / "data" / "kg_clip_release"
 
 @pytest.fixture(scope="session")
 def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:  # the one folder LOAD CSV may read: the home's import/
-        neo4j = ScratchNeo4j.start(tmp_path_factory.mktemp("neo4j-home"), file_import=True)
+    try:  # the one folder LOAD CSV may read: the home's import/; Neo4j Browser on a free HTTP port
+        neo4j = ScratchNeo4j.start(tmp_path_factory.mktemp("neo4j-home"), file_import=True, browser=True)
     except Exception as error:  # noqa: BLE001 - reported as a failure with its cause
         pytest.fail(f"could not start the local Neo4j for the tests: {error}")
     if neo4j.server is None:  # NEO4J_URI's own server
@@ -35,12 +36,13 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     print(f"\n[tests] Neo4j {neo4j.info.version} started at {neo4j.uri} (pid {neo4j.pid})")
     os.environ["NEO4J_URI"] = neo4j.uri
     os.environ["NEO4J_IMPORT_DIR"] = str(neo4j.import_dir)
+    os.environ["NEO4J_BROWSER_URL"] = neo4j.info.browser_url
     try:
         yield neo4j.uri
     finally:
         neo4j.stop()
-        os.environ.pop("NEO4J_URI", None)
-        os.environ.pop("NEO4J_IMPORT_DIR", None)
+        for name in ("NEO4J_URI", "NEO4J_IMPORT_DIR", "NEO4J_BROWSER_URL"):
+            os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +53,16 @@ def neo4j_import_dir(neo4j_uri: str) -> Path:
         pytest.fail("NEO4J_URI names a server of your own: set NEO4J_IMPORT_DIR to its import folder "
                     "(server.directories.import, with dbms.security.allow_csv_import_from_file_urls=true)")
     return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def neo4j_browser_url(neo4j_uri: str) -> str:
+    """Neo4j Browser of the test server (http://127.0.0.1:PORT/browser/)."""
+    url = os.environ.get("NEO4J_BROWSER_URL")
+    if not url:
+        pytest.fail("NEO4J_URI names a server of your own: set NEO4J_BROWSER_URL to its Neo4j Browser "
+                    "(http://HOST:PORT/browser/)")
+    return url
 
 
 def snapshot(store) -> dict:

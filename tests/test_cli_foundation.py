@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,16 +61,20 @@ def test_usage_errors_are_a_message_and_exit_2_not_a_traceback(args, says):
 @pytest.mark.neo4j
 def test_db_lifecycle_and_schema_apply_twice(tmp_path: Path, neo4j_uri: str):
     """`db up && db status && schema apply && schema apply && db down` on a server of its own."""
-    port = free_port()
+    port, http_port = free_port(), free_port()
     password = secrets.token_urlsafe(12)
     env = {**os.environ, "NEO4J_PASSWORD": password, "KGTOOLKIT_NEO4J_HOME": str(tmp_path / "home"),
-           "KGTOOLKIT_NEO4J_PORT": str(port)}
+           "KGTOOLKIT_NEO4J_PORT": str(port), "KGTOOLKIT_NEO4J_HTTP_PORT": str(http_port)}
     env.pop("KGTOOLKIT_GRAPH", None)
     try:
         up = run("db", "up", "--java", env=env)
         assert f"bolt://127.0.0.1:{port}" in up.stdout and "5.26." in up.stdout
         status = run("db", "status", env=env).stdout
         assert "Neo4j 5.26." in status and f"bolt://127.0.0.1:{port}" in status
+        browser = f"http://127.0.0.1:{http_port}/browser/"
+        assert browser in up.stdout and browser in status
+        with urllib.request.urlopen(browser, timeout=10) as page:  # the Browser's own page, from its jar
+            assert "<title>Neo4j Browser</title>" in page.read().decode()
         first = run("schema", "apply", "--graph", f"bolt://127.0.0.1:{port}", env=env).stdout
         second = run("schema", "apply", "--graph", f"bolt://127.0.0.1:{port}", env=env).stdout
         assert "all existed already" not in first and "0 constraints/indexes created" in second

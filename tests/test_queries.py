@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,9 +51,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, neo4j_uri: str):
 
 
 def _queries() -> list[tuple[str, str, dict]]:
-    text = QUERIES.read_text()
-    pattern = re.compile(r"## (.+?)\n.*?<!-- params: (\{.*?\}) -->\n```cypher\n(.*?)```", re.S)
-    return [(title, query, json.loads(params)) for title, params, query in pattern.findall(text)]
+    from kgtoolkit.server.browser import cookbook_queries  # the parser Neo4j Browser's guide is built with
+
+    return [(q.title, q.cypher, q.params) for q in cookbook_queries(QUERIES.read_text())]
 
 
 def test_vector_indexes_are_online(trained):

@@ -410,6 +410,21 @@ def test_local_server_configuration_is_loopback_only_and_file_import_off_by_defa
     assert default["server.default_listen_address"] == "127.0.0.1"
     assert default["server.bolt.listen_address"] == "127.0.0.1:7999"
     assert default["server.http.enabled"] == default["server.https.enabled"] == "false"
+    browser = conf(LocalNeo4j(tmp_path / "home", port=7999, http_port=7998))  # HTTP for the Browser: loopback only
+    assert browser["server.http.enabled"] == "true" and browser["server.https.enabled"] == "false"
+    assert browser["server.http.listen_address"] == "127.0.0.1:7998"
+    assert browser["server.http_enabled_modules"] == "BROWSER,UNMANAGED_EXTENSIONS"  # no HTTP Cypher endpoints
+    assert browser["server.unmanaged_extension_classes"] == "kgtoolkit.browser=/kgtoolkit"  # its style and guide
+    assert browser["dbms.security.http_auth_allowlist"] == "/,/browser.*,/kgtoolkit/.*"
+    assert browser["browser.remote_content_hostname_whitelist"] == "127.0.0.1"
+    assert browser["client.allow_telemetry"] == "false"
+    assert browser["browser.post_connect_cmd"].startswith("style http://127.0.0.1:7998/kgtoolkit/")
+    assert set(browser) - set(default) == {  # what HTTP adds; everything else as without it
+        "server.http.listen_address", "server.http.advertised_address", "server.http_enabled_modules",
+        "server.unmanaged_extension_classes", "dbms.security.http_auth_allowlist",
+        "browser.remote_content_hostname_whitelist", "browser.post_connect_cmd", "client.allow_telemetry"}
+    assert {k: v for k, v in browser.items() if k in default and k != "server.http.enabled"} == {
+        k: v for k, v in default.items() if k != "server.http.enabled"}
     assert {"127.0.0.0/8", "::1/128", "169.254.0.0/16", "10.0.0.0/8"} <= set(default["internal.dbms.cypher_ip_blocklist"].split(","))
     folder = tmp_path / "csv"
     folder.mkdir()
@@ -429,3 +444,38 @@ def test_docker_compose_has_the_same_settings():
 
     assert env["NEO4J_internal_dbms_cypher__ip__blocklist"] == ",".join(BLOCKED_NETWORKS)
     assert all(port.startswith("127.0.0.1:") for port in compose["ports"])
+
+
+@pytest.mark.neo4j
+def test_the_browser_s_http_serves_the_browser_and_kgtoolkit_s_two_files_only(neo4j_browser_url: str):
+    """HTTP (for Neo4j Browser) is on 127.0.0.1 only, has no Cypher endpoint, and the unmanaged
+    extension without authentication answers its two fixed names and nothing else of the home."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from kgtoolkit.server.browser import GUIDE_NAME, STYLE_NAME
+
+    base = neo4j_browser_url.removesuffix("/browser/")
+    port = int(base.rsplit(":", 1)[1])
+
+    def status(path: str, data: bytes | None = None) -> int:
+        request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status("/browser/") == status(f"/kgtoolkit/{GUIDE_NAME}") == status(f"/kgtoolkit/{STYLE_NAME}") == 200
+    for path in ("/kgtoolkit/password", "/kgtoolkit/..%2Fpassword", "/kgtoolkit/%2e%2e/password",
+                 "/kgtoolkit/../password", "/kgtoolkit/conf", "/kgtoolkit/..%2Fconf%2Fneo4j.conf"):
+        assert status(path) in (400, 404), path
+    statement = json.dumps({"statements": [{"statement": "RETURN 1"}]}).encode()
+    for path in ("/db/neo4j/tx/commit", "/db/neo4j/query/v2", "/db/data/transaction/commit"):
+        assert status(path, statement) == 404, path  # no HTTP Cypher endpoint at all
+    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    for address in addresses - {"127.0.0.1"} - {a for a in addresses if a.startswith("127.")}:
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            assert sock.connect_ex((address, port)) != 0, address  # not reachable from the network

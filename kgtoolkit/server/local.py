@@ -3,12 +3,14 @@
 `LocalNeo4j` resolves the server's jars from Maven Central into a cache directory once (Maven
 copies `org.neo4j:neo4j` and `org.neo4j:neo4j-bolt` with their dependencies), compiles the small
 launcher `KgToolkitNeo4j.java` beside them, and runs it with Neo4j's own JVM flags, a data
-directory and Bolt on 127.0.0.1. The password is handed over in the child's environment, never on
+directory and Bolt on 127.0.0.1 (and, when `http_port` is given, the HTTP connector on 127.0.0.1 serving
+Neo4j Browser from the `org.neo4j.client:neo4j-browser` jar on the classpath). The password is handed over in the child's environment, never on
 its command line or in a log. `up` waits until a Cypher query answers; `status` reads the pid
 file and asks the server its version; `down` stops that pid with SIGTERM (a clean shutdown),
 then SIGKILL after a grace period.
 
-Safety (`LocalNeo4j._conf`): every listener on 127.0.0.1 (HTTP and HTTPS off); `LOAD CSV` from file
+Safety (`LocalNeo4j._conf`): every listener on 127.0.0.1 (HTTPS off; HTTP off unless `http_port` is
+given, for the Browser, and then on 127.0.0.1 only, behind the same password); `LOAD CSV` from file
 URLs off unless `file_import` names a folder, and then confined to it (Neo4j's embedded default
 reads any absolute path on the machine: no import root is set outside its own distribution's
 neo4j.conf); `LOAD CSV` from URLs whose host is on this machine or a private, link-local or
@@ -33,13 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgtoolkit.errors import ServerError
+from kgtoolkit.server.browser import MOUNT, post_connect_commands, write_browser_files
 
 NEO4J_VERSION = "5.26.30"
 DEFAULT_PORT = 7687
+DEFAULT_HTTP_PORT = 7474  # what `kgtoolkit db up` uses for the Browser unless told otherwise
+# Neo4j Browser, served by the server's HTTP connector from this jar's browser/ folder. Its own Maven
+# version line: 5.24.0 is the newest published (checked 2026-12-01).
+BROWSER_VERSION = "5.24.0"
 # LOAD CSV may not fetch from these networks: this machine, private ranges, link-local (cloud metadata).
 BLOCKED_NETWORKS = ("0.0.0.0/8", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
                     "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10")
 LAUNCHER = Path(__file__).with_name("KgToolkitNeo4j.java")
+BROWSER_FILES = Path(__file__).with_name("KgToolkitBrowserFiles.java")  # serves browser.py's style and guide
 
 # Neo4j's own JVM flags, as its neo4j.conf ships them (server.jvm.additional).
 NEO4J_JVM_FLAGS = (
@@ -71,6 +79,7 @@ POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <dependencies>
     <dependency><groupId>org.neo4j</groupId><artifactId>neo4j</artifactId><version>{version}</version></dependency>
     <dependency><groupId>org.neo4j</groupId><artifactId>neo4j-bolt</artifactId><version>{version}</version></dependency>
+    <dependency><groupId>org.neo4j.client</groupId><artifactId>neo4j-browser</artifactId><version>{browser}</version></dependency>
   </dependencies>
 </project>
 """
@@ -95,6 +104,21 @@ class ServerInfo:
     home: str
     password_source: str  # "environment (NEO4J_PASSWORD)" or the path of the generated password file
     started_at: float
+    http_port: int | None = None  # None: HTTP off, no Browser
+
+    @property
+    def browser_url(self) -> str | None:
+        return browser_url(self.http_port) if self.http_port else None
+
+    def rows(self) -> list[tuple[str, str]]:
+        """What `kgtoolkit db up` and `db status` print, as (name, value) rows."""
+        password = ("from NEO4J_PASSWORD" if self.password_source.startswith("environment") else
+                    f'generated; use: export NEO4J_PASSWORD="$(cat {self.password_source})"')
+        browser = (f"{self.browser_url}  (user neo4j, the password below)" if self.browser_url else
+                   "off (HTTP disabled: `db up` without --no-browser serves it)")
+        return [("version", f"Neo4j {self.version} Community"), ("bolt", self.bolt_uri), ("browser", browser),
+                ("pid", str(self.pid)), ("home", self.home), ("password", password),
+                ("use", f"--graph {self.bolt_uri}  (or export KGTOOLKIT_GRAPH={self.bolt_uri})")]
 
 
 class LocalNeo4j:
@@ -110,9 +134,12 @@ class LocalNeo4j:
         heap: str = "1g",
         pagecache: str = "256m",
         file_import: Path | None = None,
+        http_port: int | None = None,
     ):
-        """`file_import`: the one folder whose files `LOAD CSV` may read through file URLs; None: none."""
+        """`file_import`: the one folder whose files `LOAD CSV` may read through file URLs; None: none.
+        `http_port`: the HTTP connector on 127.0.0.1 at this port, serving Neo4j Browser; None: HTTP off."""
         self.home = (home or default_home()).resolve()
+        self.http_port = int(http_port) if http_port else None
         self.file_import = Path(file_import).resolve() if file_import is not None else None
         self.port = int(port or os.environ.get("KGTOOLKIT_NEO4J_PORT", DEFAULT_PORT))
         self.cache_dir = (cache_dir or default_cache_dir()).resolve()
@@ -142,14 +169,14 @@ class LocalNeo4j:
         """Jars and the compiled launcher in the cache, fetched by Maven on first use."""
         runtime = self.runtime_dir
         done = runtime / ".complete"
-        if done.exists() and (runtime / "classes" / "KgToolkitNeo4j.class").exists():
+        if self._resolved(runtime):
             return runtime
         java, javac, mvn = _require_tools()
         runtime.mkdir(parents=True, exist_ok=True)
         with _file_lock(runtime / ".lock"):
-            if done.exists():
+            if self._resolved(runtime):
                 return runtime
-            (runtime / "pom.xml").write_text(POM_TEMPLATE.format(version=self.version))
+            (runtime / "pom.xml").write_text(POM_TEMPLATE.format(version=self.version, browser=BROWSER_VERSION))
             started = time.monotonic()
             result = subprocess.run(
                 [mvn, "-B", "-q", "-f", str(runtime / "pom.xml"), "dependency:copy-dependencies",
@@ -158,23 +185,32 @@ class LocalNeo4j:
             )
             if result.returncode != 0:
                 raise ServerError(
-                    f"Maven could not resolve org.neo4j:neo4j:{self.version} into {runtime}:\n"
+                    f"Maven could not resolve org.neo4j:neo4j:{self.version} (with org.neo4j.client:neo4j-browser:"
+                    f"{BROWSER_VERSION}) into {runtime}:\n"
                     + _tail(result.stdout + result.stderr)
                 )
             (runtime / "classes").mkdir(exist_ok=True)
             result = subprocess.run(
-                [javac, "-d", str(runtime / "classes"), "-cp", str(runtime / "lib" / "*"), str(LAUNCHER)],
+                [javac, "-d", str(runtime / "classes"), "-cp", str(runtime / "lib" / "*"), str(LAUNCHER),
+                 str(BROWSER_FILES)],
                 capture_output=True, text=True,
             )
             if result.returncode != 0:
-                raise ServerError(f"javac could not compile {LAUNCHER}:\n{_tail(result.stderr)}")
+                raise ServerError(f"javac could not compile {LAUNCHER} and {BROWSER_FILES.name}:\n{_tail(result.stderr)}")
             jars = list((runtime / "lib").glob("*.jar"))
             done.write_text(json.dumps({
-                "version": self.version, "jars": len(jars),
+                "version": self.version, "browser": BROWSER_VERSION, "jars": len(jars),
                 "bytes": sum(j.stat().st_size for j in jars),
                 "resolve_seconds": round(time.monotonic() - started, 1),
             }))
         return runtime
+
+    @staticmethod
+    def _resolved(runtime: Path) -> bool:
+        """Resolved, compiled, and with the Browser (a cache from before the Browser lacks its jar and class)."""
+        return ((runtime / ".complete").exists() and (runtime / "classes" / "KgToolkitNeo4j.class").exists()
+                and (runtime / "classes" / "kgtoolkit" / "browser" / "KgToolkitBrowserFiles.class").exists()
+                and (runtime / "lib" / f"neo4j-browser-{BROWSER_VERSION}.jar").exists())
 
     # --- lifecycle --------------------------------------------------------------------------
     def up(self, timeout: float = 180.0) -> ServerInfo:
@@ -189,11 +225,18 @@ class LocalNeo4j:
                 f"port {self.port} on 127.0.0.1 is taken by another program: pass --port "
                 "(or set KGTOOLKIT_NEO4J_PORT) to use another one"
             )
+        if self.http_port and (self.http_port == self.port or _port_in_use(self.http_port)):
+            raise ServerError(
+                f"HTTP port {self.http_port} on 127.0.0.1 (for Neo4j Browser) is taken: pass --http-port (or set "
+                "KGTOOLKIT_NEO4J_HTTP_PORT) to use another one, or --no-browser to leave HTTP off"
+            )
         for sub in ("conf", "data", "logs", "run", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         if self.file_import is not None and not self.file_import.is_dir():
             raise ServerError(f"--allow-file-import {self.file_import}: not a folder; create it, or leave the option "
                               "out to keep LOAD CSV away from files")
+        if self.http_port:
+            write_browser_files(self.home / "browser")
         (self.home / "conf" / "neo4j.conf").write_text(self._conf())
         env = {k: v for k, v in os.environ.items() if k != "NEO4J_PASSWORD"}
         env.update(KGTOOLKIT_NEO4J_HOME=str(self.home), KGTOOLKIT_NEO4J_PASSWORD=password)
@@ -208,7 +251,7 @@ class LocalNeo4j:
             )
         started = time.time()
         record = {"pid": process.pid, "port": self.port, "version": self.version,
-                  "started_at": started, "password_source": source}
+                  "started_at": started, "password_source": source, "http_port": self.http_port}
         self.pid_file.write_text(json.dumps(record))
         deadline = time.monotonic() + timeout
         while True:
@@ -219,13 +262,15 @@ class LocalNeo4j:
                     f"{self.log_file} ends with:\n{_tail(self.log_file.read_text(errors='replace'))}"
                 )
             version = _server_version(self.bolt_uri, password)
-            if version:
+            if version and (not self.http_port or _http_answers(self.http_port)):
                 break
             if time.monotonic() > deadline:
                 self.down()
-                raise ServerError(f"Neo4j did not answer on {self.bolt_uri} within {timeout:.0f} s; see {self.log_file}")
+                where = self.bolt_uri + (f" and {browser_url(self.http_port)}" if self.http_port else "")
+                raise ServerError(f"Neo4j did not answer on {where} within {timeout:.0f} s; see {self.log_file}")
             time.sleep(0.5)
-        return ServerInfo(process.pid, self.port, self.bolt_uri, version, str(self.home), source, started)
+        return ServerInfo(process.pid, self.port, self.bolt_uri, version, str(self.home), source, started,
+                          self.http_port)
 
     def status(self) -> ServerInfo | None:
         record = self._record()
@@ -236,7 +281,7 @@ class LocalNeo4j:
         )
         version = _server_version(f"bolt://127.0.0.1:{record['port']}", password) or "not answering"
         return ServerInfo(record["pid"], record["port"], f"bolt://127.0.0.1:{record['port']}", version,
-                          str(self.home), record["password_source"], record["started_at"])
+                          str(self.home), record["password_source"], record["started_at"], record.get("http_port"))
 
     def down(self, grace: float = 60.0) -> bool:
         """Stop the recorded server; True if one was running."""
@@ -292,7 +337,7 @@ class LocalNeo4j:
             "server.bolt.enabled=true",
             f"server.bolt.listen_address=127.0.0.1:{self.port}",
             f"server.bolt.advertised_address=127.0.0.1:{self.port}",
-            "server.http.enabled=false",
+            *self._http_conf(),
             "server.https.enabled=false",
             "dbms.security.auth_enabled=true",
             f"dbms.security.allow_csv_import_from_file_urls={'true' if self.file_import else 'false'}",
@@ -302,6 +347,25 @@ class LocalNeo4j:
             "db.tx_log.rotation.retention_policy=2 files",
             "",
         ])
+
+    def _http_conf(self) -> list[str]:
+        """HTTP on 127.0.0.1 serving the Browser and kgtoolkit's style and guide for it (browser.py), and
+        nothing else: no HTTP Cypher endpoints (the Browser talks Bolt over a WebSocket, with the same
+        password); the Browser fetches guides and styles from this machine only, applies kgtoolkit's
+        and opens its guide on logging in, and is told to send no product analytics. Or HTTP off."""
+        if not self.http_port:
+            return ["server.http.enabled=false"]
+        return [
+            "server.http.enabled=true",
+            f"server.http.listen_address=127.0.0.1:{self.http_port}",
+            f"server.http.advertised_address=127.0.0.1:{self.http_port}",
+            "server.http_enabled_modules=BROWSER,UNMANAGED_EXTENSIONS",
+            f"server.unmanaged_extension_classes=kgtoolkit.browser={MOUNT}",
+            f"dbms.security.http_auth_allowlist=/,/browser.*,{MOUNT}/.*",  # the style and guide: no secrets
+            "browser.remote_content_hostname_whitelist=127.0.0.1",
+            f"browser.post_connect_cmd={post_connect_commands(self.http_port)}",
+            "client.allow_telemetry=false",
+        ]
 
 
 def _require_java() -> str:
@@ -358,6 +422,22 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return status != "Z" and b"KgToolkitNeo4j" in cmdline
+
+
+def browser_url(http_port: int) -> str:
+    return f"http://127.0.0.1:{http_port}/browser/"
+
+
+def _http_answers(port: int) -> bool:
+    """The HTTP connector answers its discovery document."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _port_in_use(port: int) -> bool:

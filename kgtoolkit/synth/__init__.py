@@ -10,7 +10,9 @@ Vocabulary
     ("right hand hold barbell"). An action is a set of movements over different parts. The default
     vocabulary is this module's own (`DEFAULT_STATES`, `DEFAULT_OBJECTS`, `DEFAULT_ACTIONS`); with
     `composition=` it is the KG-CLIP release's (kg_idx.json + a-b.pkl), whose actions have 12-104
-    movements, of which each video shows a seeded subset of 3-6 over different parts.
+    movements, of which each video shows a seeded subset of 3-6 over different parts; with
+    `world="target"` or `"source"` it is a benchmark world of `synth.worlds` (6 movements per action,
+    2-4 shown per video; the target's actions in confusable pairs that differ in one body part's state).
 
 Parse rule (`kgtoolkit.vocab.parse_movement_name`, shared with the readers)
     The name starts with one of the 10 parts ("left hand", ..., "head", "hip"). The state follows: two
@@ -77,6 +79,7 @@ from kgtoolkit.synth.plan import (
 from kgtoolkit.synth.render import pick_codec, render_clip, render_frames, write_mp4
 from kgtoolkit.synth.scene import Geometry, geometry
 from kgtoolkit.synth.skeleton import part_boxes, pixel_boxes, skeleton, trajectories
+from kgtoolkit.synth.worlds import WORLDS, source_vocabulary, target_vocabulary, world_pool, world_vocabulary
 from kgtoolkit.synth.vocabulary import (
     DEFAULT_ACTIONS,
     DEFAULT_OBJECTS,
@@ -98,5 +101,6 @@ __all__ = [
     "default_movement_pool", "default_vocabulary", "frame_labels", "generate", "geometry", "motion_terms",
     "object_shape", "object_tracks", "part_boxes", "part_kind", "part_side", "pick_codec", "pixel_boxes",
     "plan_video", "render_clip", "render_frames", "shown_truth", "skeleton", "stable_unit_values",
-    "trajectories", "video_names", "write_mp4",
+    "trajectories", "video_names", "write_mp4", "WORLDS", "source_vocabulary", "target_vocabulary", "world_pool",
+    "world_vocabulary",
 ]

@@ -17,6 +17,7 @@ from kgtoolkit.synth.annotations import frame_labels, shown_truth
 from kgtoolkit.synth.plan import DEFAULT_QUIRKS, PAREN_QUALIFIER, QUIRK_LEVELS, VideoPlan, plan_video
 from kgtoolkit.synth.render import pick_codec, render_frames, write_mp4
 from kgtoolkit.synth.scene import Geometry, geometry
+from kgtoolkit.synth.worlds import WORLDS, world_vocabulary
 from kgtoolkit.synth.vocabulary import (
     PARTS,
     Vocabulary,
@@ -70,7 +71,7 @@ class SynthSummary:
 
 def _validate(out_dir: Path, classes: int, train_per_class: int, test_per_class: int, frames: int,
               size: int, fps: int, seed: int, composition: Path | None, nuisance: float = 1.0,
-              quirks: int = DEFAULT_QUIRKS) -> None:
+              quirks: int = DEFAULT_QUIRKS, world: str = "default") -> None:
     checks = [
         (type(quirks) is int and quirks in QUIRK_LEVELS,
          f"quirks must be one of {', '.join(map(str, QUIRK_LEVELS))} (got {quirks!r})"),
@@ -90,6 +91,10 @@ def _validate(out_dir: Path, classes: int, train_per_class: int, test_per_class:
     for ok, message in checks:
         if not ok:
             raise ConfigurationError(message)
+    if world not in WORLDS:
+        raise ConfigurationError(f"world must be one of {', '.join(WORLDS)} (got {world!r})")
+    if world != "default" and composition is not None:
+        raise ConfigurationError("give either a world or a composition folder, not both")
     if composition is not None and not Path(composition).is_dir():
         raise ConfigurationError(f"composition {composition} is not a folder; give a KG-CLIP release folder "
                                  "holding kg_idx.json and a-b.pkl")
@@ -134,14 +139,19 @@ def _write_video(out_dir: Path, plan: VideoPlan, codec: str, *, link_to: Path | 
 def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_per_class: int = 1,
              frames: int = 16, size: int = 112, fps: int = 8, seed: int = 0,
              composition: Path | None = None, share_videos: bool = False, nuisance: float = 1.0,
-             quirks: int = DEFAULT_QUIRKS, progress: Callable[[int, int], None] | None = None) -> SynthSummary:
+             quirks: int = DEFAULT_QUIRKS, world: str = "default",
+             progress: Callable[[int, int], None] | None = None) -> SynthSummary:
     """Write a synthetic Kinetics-TPS folder into `out_dir` (new or empty); see the module docstring."""
     out_dir = Path(out_dir)
     _validate(out_dir, classes, train_per_class, test_per_class, frames, size, fps, seed, composition, nuisance,
-              quirks)
+              quirks, world)
     began = time.perf_counter()
-    vocabulary = (composition_vocabulary(Path(composition), classes) if composition is not None
-                  else default_vocabulary(classes))
+    if composition is not None:
+        vocabulary = composition_vocabulary(Path(composition), classes)
+    elif world != "default":
+        vocabulary = world_vocabulary(world, classes)
+    else:
+        vocabulary = default_vocabulary(classes)
     if quirks >= 2 and composition is None:  # a class folder with parentheses, as Kinetics' hurling_(sport)
         last = vocabulary.actions[-1]
         vocabulary = replace(vocabulary, actions=(*vocabulary.actions[:-1], replace(
@@ -188,7 +198,7 @@ def generate(out_dir: Path, *, classes: int = 6, train_per_class: int = 4, test_
     truth = _truth(vocabulary, truth_videos, seed=seed, codec=codec, options={
         "classes": classes, "train_per_class": train_per_class, "test_per_class": test_per_class,
         "frames": frames, "size": size, "fps": fps, "share_videos": share_videos, "nuisance": nuisance,
-        "quirks": quirks,
+        "quirks": quirks, **({"world": world} if world != "default" else {}),
         "composition": str(composition) if composition is not None else None})
     truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - began

@@ -143,13 +143,13 @@ def _choose_shown(rng: np.random.Generator, action: ActionSpec, subset: tuple[in
         chosen = list(action.movements)
     else:
         count = int(rng.integers(subset[0], subset[1] + 1))
-        chosen = []
+        chosen = list(action.required)
         for position in rng.permutation(len(action.movements)):
             movement = action.movements[int(position)]
+            if len(chosen) >= count:
+                break
             if movement.part not in {m.part for m in chosen}:
                 chosen.append(movement)
-            if len(chosen) == count:
-                break
         chosen.sort(key=lambda m: PARTS.index(m.part))
     slack = frames // 5
     shown = []

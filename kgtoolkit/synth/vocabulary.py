@@ -91,6 +91,7 @@ class ActionSpec:
     folder: str
     name: str
     movements: tuple[Movement, ...]
+    required: tuple[Movement, ...] = ()  # shown by every video of the action (synth.worlds)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""The pretrained stand-in (kgtoolkit.pretrain): the loss, a tiny pretraining run, and the file it
+writes loading where `model.pretrained: FILE` loads weights."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from kgtoolkit.model.backbone import load_backbone
+from kgtoolkit.pretrain import CorpusOptions, PretrainOptions, corpus_clips, hashed_name, multi_positive_loss, pretrain
+from kgtoolkit.synth import generate
+
+
+def test_with_one_positive_each_the_loss_is_clips():
+    torch.manual_seed(0)
+    video, text, scale = torch.randn(5, 8), torch.randn(5, 8), torch.tensor(2.0)
+    logits = scale.exp() * F.normalize(video, dim=-1) @ F.normalize(text, dim=-1).t()
+    clip = 0.5 * (F.cross_entropy(logits, torch.arange(5)) + F.cross_entropy(logits.t(), torch.arange(5)))
+    assert torch.allclose(multi_positive_loss(video, text, torch.eye(5), scale), clip)
+
+
+def test_the_loss_spreads_the_target_over_the_texts_a_clip_shows():
+    video = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    text = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    positives = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    good = multi_positive_loss(video, text, positives, torch.tensor(3.0))
+    wrong = multi_positive_loss(video, text, positives[[1, 0]], torch.tensor(3.0))
+    assert good < wrong
+
+
+def test_a_tiny_pretraining_run_writes_weights_that_model_pretrained_loads(tmp_path):
+    corpus = tmp_path / "corpus"
+    generate(corpus, classes=3, train_per_class=4, test_per_class=0, frames=6, size=32, world="source", quirks=0)
+    clips = corpus_clips(corpus)
+    assert len(clips) == 12 and all(2 <= len(names) <= 4 for _, names in clips)
+    out = tmp_path / "standin.pt"
+    result = pretrain(corpus, out, PretrainOptions(frames=2, epochs=2, batch_size=4, workers=0), log=lambda _: None)
+    assert [e["epoch"] for e in result.epochs] == [1, 2] and result.clips_seen == 2 * 8
+    loaded = load_backbone("kg-tiny", str(out)).model.state_dict()
+    torch.manual_seed(0)  # pretrain's seed: the weights it started from
+    initial = load_backbone("kg-tiny", None).model.state_dict()
+    saved = torch.load(out, weights_only=True)
+    assert all(torch.equal(loaded[k], saved[k]) for k in saved)
+    assert loaded.keys() == initial.keys()
+    assert any(not torch.equal(loaded[k], initial[k]) for k in saved)  # trained
+
+
+def test_the_cache_name_changes_with_every_input():
+    base = hashed_name(CorpusOptions(), PretrainOptions(), {"a": 1})
+    assert base == hashed_name(CorpusOptions(), PretrainOptions(), {"a": 1})
+    assert base != hashed_name(CorpusOptions(classes=65), PretrainOptions(), {"a": 1})
+    assert base != hashed_name(CorpusOptions(), PretrainOptions(epochs=13), {"a": 1})
+    assert base != hashed_name(CorpusOptions(), PretrainOptions(), {"a": 2})
