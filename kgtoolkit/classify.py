@@ -10,14 +10,18 @@ through the graph", measures it.
 
 The model is loaded once; with a two-tower Triplet Encoder the actions' and movements' side of
 every score (`RelationKeys`) is computed once, so a clip costs its decode, one video encoding and
-two Triplet Encoder passes, whatever the number of actions and movements. Clips are decoded one by
-one (a bad file is reported and skipped) and encoded in batches. The result of each clip depends
-on that clip alone.
+two Triplet Encoder passes, whatever the number of actions and movements. The result of each clip
+depends on that clip alone.
+
+Folders of thousands of clips: `Classifier.stream` probes (PyAV) and decodes (decord) the clips in
+DataLoader worker processes, a batch at a time, encodes each batch in one forward, and yields the
+results in the clips' order as they come; a clip that cannot be read or decoded (gone, empty,
+corrupt, truncated) becomes a result with its `error`, and the others go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from kgtoolkit.graph import GraphStore
 from kgtoolkit.schema import action_sort_key
 from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
-from kgtoolkit.media import VIDEO_SUFFIXES, ClipSpec, VideoError, probe_video
+from kgtoolkit.media import VIDEO_SUFFIXES, ClipSpec
 from kgtoolkit.runs import LoadedRun, iter_encoded
 
 
@@ -149,33 +153,29 @@ class Classifier:
                                    similarity=round(float(movement_scores[j]), 4),
                                    support=self.support.get((action, self.movement_ids[j]))) for j in order]
 
-    def __call__(self, clips: list[Path], batch_size: int = 16) -> list[ClipResult]:
-        results = [ClipResult(clip=str(c)) for c in clips]
-        specs: list[tuple[int, ClipSpec]] = []
-        for i, clip in enumerate(clips):
-            try:
-                if not clip.exists():
-                    raise VideoError("no such file")
-                if not clip.is_file():
-                    raise VideoError("not a file")
-                info = probe_video(clip)
-                specs.append((i, ClipSpec(str(clip), info.frames, info.width, info.height)))
-            except VideoError as error:
-                results[i].error = str(error)
-        for start in range(0, len(specs), batch_size):
-            self._score(specs[start : start + batch_size], results)
-        return results
+    def __call__(self, clips: list[Path], batch_size: int = 16, workers: int = 0) -> list[ClipResult]:
+        return [scored.result for scored in self.stream(clips, batch_size, workers)]
 
-    def _score(self, chunk: list[tuple[int, ClipSpec]], results: list[ClipResult]) -> None:
+    def stream(self, clips: list[Path], batch_size: int = 16, workers: int = 0) -> Iterator[Scored]:
+        """Each clip's result (with the frames the model saw), in the clips' order, batch by batch:
+        `workers` processes probe and decode the next batches while this one is encoded
+        (`runs.iter_encoded` with `probe`)."""
+        run = self.run
+        specs = [ClipSpec(str(clip)) for clip in clips]
+        for batch in iter_encoded(run.model, specs, self.decoder, run.runtime, batch_size, workers, probe=True):
+            results = {i: ClipResult(clip=str(clips[i])) for i in batch.indices}
+            for i, problem in batch.failed:  # "PATH: problem" -> the problem (the result names the clip)
+                results[i] = ClipResult(clip=str(clips[i]), error=problem.removeprefix(f"{specs[i].path}: "))
+            if batch.vectors is not None:
+                self._score(batch.vectors, [results[i] for i in batch.indices])
+            rows = {i: row for row, i in enumerate(batch.indices)}
+            for i in sorted(results):
+                yield Scored(results[i], batch.frames[rows[i]] if i in rows else None)
+
+    @torch.no_grad()
+    def _score(self, video: torch.Tensor, results: list[ClipResult]) -> None:
+        """Scores of the (B, D) video embeddings into their B results."""
         run, classes, model = self.run, self.classes, self.run.model
-        encoded = next(iter_encoded(model, [spec for _, spec in chunk], self.decoder, run.runtime, len(chunk)))
-        for j, problem in encoded.failed:  # decord failing on a file PyAV could open
-            i, spec = chunk[j]
-            results[i].error = problem.removeprefix(f"{spec.path}: ")
-        if encoded.vectors is None:
-            return
-        kept = [chunk[j][0] for j in encoded.indices]
-        video = encoded.vectors
         if self.class_keys is not None:
             scores = model.keyed_scores(video, self.class_keys)
         else:  # the joint encoder ("sequence"): one sequence per (clip, action) pair
@@ -185,24 +185,32 @@ class Classifier:
         elif self.movement_ids:
             per_movement = model.movement_scores(video, self.movement_text.to(run.device)).float().cpu()
         else:
-            per_movement = torch.zeros(len(kept), 0)
+            per_movement = torch.zeros(len(results), 0)
         s_kg = per_movement @ self.involves.t()  # (B, C)
         s_output = scores.s_output.float().cpu()
         if self.movement_weight > 0:
             w = self.movement_weight
             s_output = torch.where(self.has_movements[None, :], (1 - w) * s_output + w * s_kg, s_output)
-        for row, i in enumerate(kept):
+        for row, result in enumerate(results):
             top = s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
-            results[i].top = [
+            result.top = [
                 ActionScore(action=classes.names[c], id=classes.ids[c], score=round(float(s_output[row, c]), 4),
                             s_mm=round(float(scores.s_mm[row, c]), 4), s_tri=round(float(scores.s_tri[row, c]), 4),
                             s_kg=round(float(s_kg[row, c]), 4) if self.has_movements[c] else None)
                 for c in top
             ]
-            results[i].movements = self.supporting(top[0], per_movement[row])
+            result.movements = self.supporting(top[0], per_movement[row])
+
+
+@dataclass
+class Scored:
+    result: ClipResult
+    frames: torch.Tensor | None  # (T, 3, S, S) normalised, as the model saw them; None for a failed clip
 
 
 def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
-             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0) -> list[ClipResult]:
+             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0,
+             workers: int = 0) -> list[ClipResult]:
     """Classify clips with a run (a `Classifier` made for this one call)."""
-    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size)
+    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size,
+                                                                                                workers)

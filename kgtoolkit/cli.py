@@ -421,41 +421,25 @@ def classify_command(
         help="Weight w of the graph score S_kg (the clip's v-b triple scores averaged over each action's "
         "INVOLVES movements): S_output = (1 - w) (S_mm + S_tri) / 2 + w S_kg. 0 is the paper's score; "
         "actions added with add-action need w > 0 to be recognised by their movements.")] = DEFAULT_MOVEMENT_WEIGHT,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", help="Stream the results to this file as they come: .jsonl (one JSON object per clip) or "
+        ".csv (one row per clip and rank); nothing per clip is printed then.", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips decoded and encoded together.")] = 16,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=0, help="Decoding processes (default: none for one batch of clips, else up to 4).",
+        show_default=False)] = None,
+    explain: Annotated[Optional[Path], typer.Option(
+        "--explain", metavar="DIR", help="Write an explanation of each clip into DIR: a PNG and a self-contained "
+        "HTML page with the sampled frames, the top actions' S_mm and S_tri, and the supporting body movements.",
+        show_default=False)] = None,
 ) -> None:
     """Top-k actions of each clip (S_output with its S_mm, S_tri and S_kg parts) and the body movements
     that support the top action. Exit status 3 when some clip could not be classified."""
-    from kgtoolkit.classify import classify, expand_clips
-    from kgtoolkit.graph import open_graph
-    from kgtoolkit.runs import latest_run, load_run
+    from kgtoolkit.classify_output import classify_files
 
-    files = expand_clips(clips)
-    loaded = load_run(run or latest_run(), _device())
-    try:
-        store = open_graph(graph)
-    except KgToolkitError as error:
-        err_console.print(f"[yellow]graph not available ({escape(str(error))}); scoring the run's own actions[/]")
-        store = None
-    try:
-        results = classify(files, loaded, store, k=k, movement_weight=movement_weight)
-    finally:
-        if store is not None:
-            store.close()
-    if as_json:
-        print(json.dumps([r.model_dump() for r in results], indent=1, ensure_ascii=False))
-    else:
-        for result in results:
-            if result.error:
-                err_console.print(f"[red]{escape(f'{result.clip}: {result.error}')}[/]", highlight=False)
-                continue
-            table = Table("rank", "action", "S_output", "S_mm", "S_tri", "S_kg", title=escape(result.clip))
-            for rank, top in enumerate(result.top, start=1):
-                table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}",
-                              "-" if top.s_kg is None else f"{top.s_kg:.4f}")
-            console.print(table)
-            if result.movements:
-                console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
-                    f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))
-    if any(r.error for r in results):
+    summary = classify_files(clips, run, graph, _device(), k=k, movement_weight=movement_weight, as_json=as_json,
+                             output=output, batch_size=batch_size, workers=workers, explain=explain)
+    if summary.failed:
         raise typer.Exit(3)
 
 

@@ -114,3 +114,15 @@ def print_neighbourhood(hood, node_id: str, uri: str) -> None:
     parts = [f"{n} {label}" for label, n in hood.summary().items()]
     parts += [f"{n} {rel_type} relationships not shown" for rel_type, n in sorted(hood.omitted.items())]
     console.print(escape(f"{node_id}: {', '.join(parts) or 'no neighbours'}"))
+
+
+def print_clip(result) -> None:
+    """One `ClipResult` of `kgtoolkit classify`: its top actions and the movements supporting the first."""
+    table = Table("rank", "action", "S_output", "S_mm", "S_tri", "S_kg", title=escape(result.clip))
+    for rank, top in enumerate(result.top, start=1):
+        table.add_row(str(rank), escape(top.action), f"{top.score:.4f}", f"{top.s_mm:.4f}", f"{top.s_tri:.4f}",
+                      "-" if top.s_kg is None else f"{top.s_kg:.4f}")
+    console.print(table)
+    if result.movements:
+        console.print(escape("  supporting movements of " + result.top[0].action + ": " + ", ".join(
+            f"{m.movement} ({m.similarity:.2f})" for m in result.movements)))

@@ -31,7 +31,7 @@ from kgtoolkit.vocab import VIDEO_SUFFIXES
 
 __all__ = ["AUGMENTS", "AUTHORS_SCALES", "VIDEO_SUFFIXES", "ClipDataset", "ClipDecoder", "ClipSpec", "VideoError",
            "VideoInfo", "authors_augment", "collate", "collate_edges", "decode_problem", "multiscale_crop_box",
-           "probe_video", "spec_of", "tsn_indices"]
+           "probe_video", "probed", "spec_of", "tsn_indices"]
 
 
 # --- probing ----------------------------------------------------------------------------------------
@@ -224,13 +224,18 @@ class ClipDataset(Dataset):
     """Items are (epoch, index) keys, so that the random frame offsets of an epoch are a pure function
     of (seed, epoch, video) whatever the worker, and a resumed run decodes the same frames. A v-b
     edge's own clip (`EdgeBatches`) has the key (epoch, index, edge, slot): its frames and augmentation
-    are drawn apart from the same video's v-a clip, keyed by its slot in the epoch."""
+    are drawn apart from the same video's v-a clip, keyed by its slot in the epoch. With `probe`, a
+    file is probed (`probe_video`) before it is decoded, in the worker, so that a folder of unknown
+    files costs no probing pass up front and a missing, empty, foreign or truncated file is named as
+    such rather than by decord's message."""
 
-    def __init__(self, specs: Sequence[ClipSpec], decoder: ClipDecoder, train: bool, seed: int = 0):
+    def __init__(self, specs: Sequence[ClipSpec], decoder: ClipDecoder, train: bool, seed: int = 0,
+                 probe: bool = False):
         self.specs = list(specs)
         self.decoder = decoder
         self.train = train
         self.seed = seed
+        self.probe = probe
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -245,9 +250,25 @@ class ClipDataset(Dataset):
         rng = random.Random(stable_key(*parts)) if self.train else None
         spec = self.specs[index]
         try:
+            if self.probe:
+                spec = probed(spec.path)
             return self.decoder.decode(spec, train=self.train, rng=rng), index, None, edge
+        except VideoError as error:
+            return None, index, f"{spec.path}: {error}", edge
         except Exception as error:  # gone, truncated or replaced since ingest: the batch goes on without it
             return None, index, f"{spec.path}: {decode_problem(error)}", edge
+
+
+def probed(path: str | Path) -> ClipSpec:
+    """The spec of a file as `probe_video` finds it; VideoError when it is missing, not a file or not
+    a readable video."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError("no such file")
+    if not path.is_file():
+        raise VideoError("not a file")
+    info = probe_video(path)
+    return ClipSpec(str(path), info.frames, info.width, info.height)
 
 
 def decode_problem(error: BaseException) -> str:

@@ -4,7 +4,8 @@ become vectors (`iter_encoded`) at the one precision rule (`Runtime.autocast_dty
 `precision` on its device).
 
 Layout: config.yaml (resolved), id_maps.json, checkpoints/{last,best}.pt, metrics.jsonl,
-test_metrics.json, plots/*.png, run.json (identity and status).
+test_metrics.json, plots/*.png, run.json (identity and status), tensorboard/ (event files),
+text_embeddings.pt (names' text embeddings per checkpoint, `train/text_cache.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
 from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate
 from kgtoolkit.train.config import TrainConfig, load_config, save_config
 from kgtoolkit.train.runtime import Runtime
+from kgtoolkit.train.text_cache import CACHE_FILE, TextCache
 
 RUNS_DIR = Path("runs")
 
@@ -82,6 +85,14 @@ class RunDir:
     @property
     def plots(self) -> Path:
         return self.path / "plots"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def text_embeddings(self) -> Path:
+        return self.path / CACHE_FILE
 
     def checkpoint(self, which: str = "best") -> Path:
         return self.checkpoints / f"{which}.pt"
@@ -160,6 +171,7 @@ class EncodedBatch:
     vectors: torch.Tensor | None  # (B, D) fp32, of the clips that decoded (None when none did)
     indices: list[int]  # their positions in the specs
     failed: list[tuple[int, str]]  # (position, "PATH: problem") of the others
+    frames: torch.Tensor | None = None  # (B, T, 3, S, S) normalised, as the model saw them (on the CPU)
 
     @property
     def problems(self) -> list[str]:
@@ -174,16 +186,18 @@ def _collate_failed(items: list[tuple]) -> tuple[torch.Tensor | None, list[int],
 
 @torch.no_grad()  # on a generator, torch sets no-grad around each step only
 def iter_encoded(model: KGClip, specs: Sequence[ClipSpec], decoder: ClipDecoder, runtime: Runtime,
-                 batch_size: int, workers: int = 0) -> Iterator[EncodedBatch]:
-    """The one path by which clips become vectors (evaluation, `embed`, `classify`): decoded as at
-    evaluation (centre of each TSN segment; a file that cannot be decoded is named, not fatal) and
-    encoded in batches of `batch_size` under autocast at `runtime.autocast_dtype` (bf16 on a GPU
-    unless the config's precision says otherwise, as in training), fp32 out."""
-    loader = torch.utils.data.DataLoader(ClipDataset(specs, decoder, train=False), batch_size=batch_size,
+                 batch_size: int, workers: int = 0, *, probe: bool = False) -> Iterator[EncodedBatch]:
+    """The one path by which clips become vectors (evaluation, `embed`, `classify`, TensorBoard's
+    projector): decoded as at evaluation (centre of each TSN segment; a file that cannot be decoded is
+    named, not fatal) in `workers` DataLoader processes, and encoded in batches of `batch_size` under
+    autocast at `runtime.autocast_dtype` (bf16 on a GPU unless the config's precision says otherwise,
+    as in training), fp32 out, in the specs' order. `probe`: each file is probed first (PyAV, in the
+    workers too), so that a missing, empty, foreign or truncated file is named as such."""
+    loader = torch.utils.data.DataLoader(ClipDataset(specs, decoder, train=False, probe=probe), batch_size=batch_size,
                                          num_workers=workers, collate_fn=_collate_failed)
     for frames, indices, failed in loader:
         vectors = None if frames is None else model.embed_clips(frames.to(runtime.device), runtime.autocast_dtype)
-        yield EncodedBatch(vectors, indices, failed)
+        yield EncodedBatch(vectors, indices, failed, frames)
 
 
 @dataclass
@@ -196,6 +210,7 @@ class LoadedRun:
     backbone: Backbone
     device: torch.device
     _cache: dict = field(default_factory=dict)
+    text_cache: TextCache | None = None  # the run directory's text embeddings per name
 
     @property
     def action_names(self) -> list[str]:
@@ -205,8 +220,15 @@ class LoadedRun:
     def runtime(self) -> Runtime:
         return Runtime(self.device, precision=self.config.precision)
 
-    @torch.no_grad()
     def text_embeddings(self, names: list[str]) -> torch.Tensor:
+        """(N, D) fp32 text embeddings of names, from the run's cache where it has them (`encode_names`)."""
+        if self.text_cache is None or not names:
+            return self.encode_names(names)
+        return self.text_cache.embeddings(names, self.encode_names).to(self.device)
+
+    @torch.no_grad()
+    def encode_names(self, names: list[str]) -> torch.Tensor:
+        """The names through the text tower, every prompt template (no cache)."""
         tokens = tokenize(self.backbone, names, self.config.model.prompt_templates).to(self.device)
         out = [self.model.encode_text(tokens[i : i + 256]) for i in range(0, len(names), 256)]
         return torch.cat(out).float() if out else torch.zeros(0, self.model.embed_dim, device=self.device)
@@ -236,6 +258,26 @@ class LoadedRun:
         return vectors, kept, problems
 
 
+_INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                 "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_")
+
+
+@contextmanager
+def skip_weight_init():
+    """torch.nn.init's initialisers do nothing inside: for a model whose every parameter a strict
+    `load_state_dict` overwrites next (a run's checkpoint). Drawing random weights only to throw them
+    away was most of ViT-B-32's build time (BENCHMARKS.md, "Cold start"); `classify` on one clip
+    pays it at every start."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INITIALISERS}
+    for name in saved:
+        setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
 def load_run(run_dir: Path | RunDir, device: torch.device | str = "cpu", checkpoint: str = "best") -> LoadedRun:
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.config.is_file():
@@ -244,9 +286,11 @@ def load_run(run_dir: Path | RunDir, device: torch.device | str = "cpu", checkpo
     if "triplet_mixing" not in (yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}).get("model", {}):
         config.model.triplet_mixing = "sequence"  # runs from before the switch: the joint encoder
     id_maps = json.loads(run.id_maps.read_text(encoding="utf-8"))
-    state = load_checkpoint(run.checkpoint(checkpoint))
-    model, backbone = build_model(config, load_pretrained=False)
-    model.load_state_dict(state["model"])
+    state = load_checkpoint(run.checkpoint(checkpoint), mmap=True)  # the optimizer's moments stay on disk
+    with skip_weight_init():
+        model, backbone = build_model(config, load_pretrained=False)
+    model.load_state_dict(state["model"])  # strict: every parameter and persistent buffer
     device = torch.device(device)
     model.to(device).eval()
-    return LoadedRun(run.path, run.run_id(), config, id_maps, model, backbone, device)
+    text_cache = TextCache(run.text_embeddings, run.checkpoint(checkpoint), config.model.prompt_templates, device)
+    return LoadedRun(run.path, run.run_id(), config, id_maps, model, backbone, device, text_cache=text_cache)

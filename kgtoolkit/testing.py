@@ -1,5 +1,6 @@
 """A Neo4j to test or benchmark against, and an empty graph on it: shared by tests/conftest.py and
-pipelines/bench_ingest.py. The server NEO4J_URI names (with NEO4J_PASSWORD), or else a local
+pipelines/bench_ingest.py; and a small synthetic graph on the embedded store (`synthetic_graph`) for
+the tests that train or classify. The server NEO4J_URI names (with NEO4J_PASSWORD), or else a local
 Neo4j 5.26 (`LocalNeo4j`) started on a free port in a scratch home with a generated password,
 which is in NEO4J_PASSWORD while it runs."""
 
@@ -71,3 +72,16 @@ def wipe_neo4j(store: Neo4jGraphStore) -> None:
     store.delete_all_nodes()
     for row in store.cypher("SHOW VECTOR INDEXES YIELD name RETURN name"):
         store.cypher(f"DROP INDEX `{row['name']}` IF EXISTS", write=True)
+
+
+def synthetic_graph(base: Path, ingest_options=None, **synth) -> Path:
+    """`kgtoolkit.synth.generate(base / "ktps", **synth)` ingested (with `ingest_options`) into the
+    embedded store `base / "graph"`; that store's path."""
+    from kgtoolkit.graph.embedded import EmbeddedGraphStore
+    from kgtoolkit.ingest import IngestOptions, ingest
+    from kgtoolkit.synth import generate
+
+    generate(base / "ktps", **synth)
+    with EmbeddedGraphStore(base / "graph") as store:
+        ingest(base / "ktps", store, ingest_options or IngestOptions())
+    return base / "graph"

@@ -18,12 +18,12 @@ import torch
 
 from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
-from kgtoolkit.ingest import IngestOptions, ingest
+from kgtoolkit.ingest import IngestOptions
 from kgtoolkit.model.backbone import is_torchscript_archive, load_backbone, weights_quick_gelu
-from kgtoolkit.synth import generate
 from kgtoolkit.media import AUTHORS_SCALES, ClipDataset, ClipDecoder, collate_edges, multiscale_crop_box
 from kgtoolkit.train.clips import EdgeBatches
 from kgtoolkit.train.config import load_config
+from kgtoolkit.testing import synthetic_graph
 from kgtoolkit.train.sampler import GraphTriplets, VideoItem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -410,11 +410,8 @@ def test_the_paper_config_is_the_authors_recipe():
 # --- 6 and 7. no validation split; the paper's config end to end at CPU size ------------------------------------
 @pytest.fixture(scope="module")
 def graph_without_validation(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("noval")
-    generate(base / "ktps", classes=3, train_per_class=4, test_per_class=1, frames=8, size=64, seed=5)
-    with EmbeddedGraphStore(base / "graph") as store:
-        ingest(base / "ktps", store, IngestOptions(val_fraction=0))
-    return base / "graph"
+    return synthetic_graph(tmp_path_factory.mktemp("noval"), IngestOptions(val_fraction=0), classes=3,
+                           train_per_class=4, test_per_class=1, frames=8, size=64, seed=5)
 
 
 def test_an_empty_validation_split_is_a_clear_error(graph_without_validation: Path, tmp_path: Path):

@@ -15,7 +15,7 @@ import pytest
 
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.ingest import ingest
-from kgtoolkit.synth import generate
+from kgtoolkit.testing import synthetic_graph
 
 REPO = Path(__file__).resolve().parents[1]
 # epoch 0 trains the CLIP part alone, the later ones the whole KG-CLIP loss (tiny.yaml's graph warm-up, shortened)
@@ -25,11 +25,8 @@ FAST = ["optim.epochs=3", "optim.graph_warmup_epochs=1", "optim.batch_size=4", "
 
 @pytest.fixture(scope="module")
 def tiny_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("train")
-    generate(base / "ktps", classes=3, train_per_class=5, test_per_class=2, frames=8, size=64, seed=3)
-    with EmbeddedGraphStore(base / "graph") as store:
-        ingest(base / "ktps", store)
-    return base / "graph"
+    return synthetic_graph(tmp_path_factory.mktemp("train"), classes=3, train_per_class=5, test_per_class=2, frames=8,
+                           size=64, seed=3)
 
 
 def _train(graph: Path, out: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
@@ -70,12 +67,50 @@ def test_a_run_writes_everything_and_puts_embeddings_on_the_nodes(tiny_graph: Pa
             ids, vectors, runs = store.embeddings(label)
             assert len(ids) == count and set(runs) == {"run"} and vectors.shape[1] == 128
         assert store.nearest("Action", store.embeddings("Action")[1][0], k=1)[0].score == pytest.approx(1, abs=1e-5)
+    _check_tensorboard(run, history, test)
+
+
+def _check_tensorboard(run: Path, history: list[dict], test: dict) -> None:
+    """The run's event files, read by TensorBoard's own reader: every loss part, the validation top-1 of
+    S_output, S_mm and S_tri, learning rates, clips/s, the confusion matrices as images, and the
+    projector's Action, BodyMovement and Video embeddings with their names and splits."""
+    from google.protobuf import text_format
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    board = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    board.Reload()
+    tags = board.Tags()
+    parts = {k.removeprefix("train_") for r in history for k in r if k.startswith("train_")}
+    assert {"loss", "pair", "vb"} <= parts
+    assert {f"loss/{p}" for p in parts} | {f"epoch/train_{p}" for p in parts} <= set(tags["scalars"])
+    assert {"val/top1", "val/top5", "val/s_mm_top1", "val/s_tri_top1", "lr/backbone", "lr/graph",
+            "throughput/clips_per_s", "throughput/epoch_clips_per_s", "test/top1", "test/top5"} <= set(tags["scalars"])
+    assert [e.value for e in board.Scalars("val/top1")] == pytest.approx([r["val_top1"] for r in history])
+    assert [e.value for e in board.Scalars("val/s_tri_top1")] == pytest.approx([r["val_s_tri_top1"] for r in history])
+    assert board.Scalars("test/top1")[0].value == pytest.approx(test["top1"])
+    steps = [e.step for e in board.Scalars("loss/loss")]
+    assert steps == sorted(set(steps)) and len(steps) >= 3  # one point per step, each once
+    assert {"confusion/val", "confusion/test"} <= set(tags["images"])
+    image = board.Images("confusion/test")[-1]
+    assert image.width > 100 and image.height > 100 and image.encoded_image_string[:4] == b"\x89PNG"
+
+    config = text_format.Parse((run / "tensorboard" / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    tables = {e.tensor_name.split(":")[0]: e for e in config.embeddings}
+    assert set(tables) == {"Action", "BodyMovement", "Video"}
+    ids = json.loads((run / "id_maps.json").read_text())
+    for label, expected in (("Action", ids["action_names"]), ("BodyMovement", ids["movement_names"])):
+        rows = (run / "tensorboard" / tables[label].metadata_path).read_text().splitlines()
+        assert rows[0] == "name\tid" and [r.split("\t")[0] for r in rows[1:]] == expected
+        vectors = (run / "tensorboard" / tables[label].tensor_path).read_text().splitlines()
+        assert len(vectors) == len(expected) and len(vectors[0].split("\t")) == 128
+    videos = [r.split("\t") for r in (run / "tensorboard" / tables["Video"].metadata_path).read_text().splitlines()]
+    assert videos[0] == ["name", "split", "action"] and len(videos) == 1 + 21
+    assert {v[1] for v in videos[1:]} == {"train", "val", "test"} and {v[2] for v in videos[1:]} == set(ids["action_names"])
 
 
 def test_clips_that_no_longer_decode_are_named_and_the_others_train_test_and_embed(tmp_path: Path):
-    generate(tmp_path / "ktps", classes=3, train_per_class=5, test_per_class=2, frames=8, size=64, seed=3)
-    with EmbeddedGraphStore(tmp_path / "graph") as store:
-        ingest(tmp_path / "ktps", store)
+    synthetic_graph(tmp_path, classes=3, train_per_class=5, test_per_class=2, frames=8, size=64, seed=3)
     broken = sorted((tmp_path / "ktps" / "train_videos").rglob("*.mp4"))[0].resolve()
     gone = sorted((tmp_path / "ktps" / "test_videos").rglob("*.mp4"))[0].resolve()
     broken.write_bytes(b"not a video any more")
@@ -162,20 +197,39 @@ def test_truncated_or_foreign_checkpoint_is_a_clear_error(tiny_graph: Path, tmp_
     assert result.returncode == 2 and "not a kgtoolkit checkpoint" in err
 
 
-def test_two_process_distributed_training_with_gloo(tiny_graph: Path, tmp_path: Path):
-    """torchrun with 2 CPU processes (gloo): rank 0 writes the run, both ranks train on their shard."""
+@pytest.mark.neo4j
+def test_two_process_distributed_training_with_gloo_over_neo4j(tiny_graph: Path, tmp_path: Path, neo4j_store):
+    """torchrun with 2 CPU processes (gloo) against the suite's Neo4j: each rank reads the graph itself
+    and both read the same one (run.json's per-rank digests, equal to this process's own read), each
+    trains on its shard, and rank 0 alone writes the run and the embeddings (once)."""
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.ranks import graph_digest
+    from kgtoolkit.train.sampler import TripletSampler
+
+    ingest(tiny_graph.parent / "ktps", neo4j_store)
     run = tmp_path / "ddp"
+    overrides = [*FAST, "optim.epochs=2"]
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "kgtoolkit", "train", "--graph", str(tiny_graph), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+            "-m", "kgtoolkit", "train", "--graph", neo4j_store.uri, "--config", str(REPO / "pipelines" / "tiny.yaml"),
             "--out", str(run)]
-    for item in [*FAST, "optim.epochs=2", "write_embeddings=false"]:
+    for item in overrides:
         args += ["--set", item]
     result = subprocess.run(args, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((run / "run.json").read_text())
-    assert info["world_size"] == 2 and info["status"] == "done"
+    assert info["world_size"] == 2 and info["status"] == "done" and info["graph"] == neo4j_store.uri
+    config = load_config(REPO / "pipelines" / "tiny.yaml", overrides)
+    read_here = TripletSampler(neo4j_store, config.data.page_size).load(
+        train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
+    assert info["graph_digests"] == [graph_digest(read_here)] * 2
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in history] == [0, 1]
     assert json.loads((run / "test_metrics.json").read_text())["videos"] == 6
     assert result.stdout.count("test top-1") == 1  # only rank 0 reports
+    assert result.stdout.count("embeddings written") == 1 and "Video 21" in result.stdout  # and writes, once
+    for label, count in (("Video", 21), ("Action", 3), ("BodyMovement", len(read_here.movements))):
+        rows = neo4j_store.cypher(f"MATCH (n:{label}) WHERE n.embedding IS NOT NULL "
+                                  "RETURN count(n) AS n, collect(DISTINCT n.embeddingRun) AS runs, "
+                                  "collect(DISTINCT size(n.embedding)) AS dims")
+        assert rows == [{"n": count, "runs": ["ddp"], "dims": [128]}], label

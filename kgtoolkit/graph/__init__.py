@@ -8,12 +8,11 @@ import os
 from pathlib import Path
 
 from kgtoolkit.errors import ConfigurationError
-from kgtoolkit.graph.base import (CypherStore, GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult, SchemaResult,
-                                  cypher_store)
+from kgtoolkit.graph.base import (NEO4J_SCHEMES, CypherStore, GraphStore, Neighbour, NodeRow, RelRow, RelWriteResult,
+                                  SchemaResult, cypher_store)
 
 DEFAULT_GRAPH_PATH = Path(".kgtoolkit") / "graph"
 GRAPH_ENV = "KGTOOLKIT_GRAPH"
-NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 
 __all__ = [
     "DEFAULT_GRAPH_PATH",

@@ -18,6 +18,9 @@ import numpy as np
 from kgtoolkit.errors import CypherNotSupportedError, GraphStoreError, SchemaError
 from kgtoolkit.schema import EMBEDDING, check_property_key
 
+# URI schemes that mean Neo4j (here, not in neo4j_store, so that telling them apart needs no driver import)
+NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+
 PropertyValue = str | int | float | bool | None | list
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def graph_counts(nodes: dict[str, int], relationships: dict[str, int],
                  written: dict[str, int] | None = None) -> pd.DataFrame:
     """The graph's counts as a table: kind ("node" / "relationship"), name, in graph, and (when
     `written` is given) how many rows this run upserted, 0 where it wrote none."""
+    import pandas as pd  # here: classify and train import this module and need no table
+
     frame = pd.concat([
         pd.DataFrame({"kind": "node", "name": list(nodes), "in graph": list(nodes.values())}),
         pd.DataFrame({"kind": "relationship", "name": list(relationships), "in graph": list(relationships.values())}),

@@ -39,6 +39,22 @@ def register_package_configs() -> None:
         _registered = True
 
 
+class LazyTokenizer:
+    """open_clip's tokenizer of a model, built at its first use: loading its BPE vocabulary takes a
+    moment that a run whose text embeddings are cached (train/text_cache.py) does not need to spend."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._tokenizer = None
+
+    def __call__(self, texts, *args, **kwargs):
+        if self._tokenizer is None:
+            import open_clip
+
+            self._tokenizer = open_clip.get_tokenizer(self.name)
+        return self._tokenizer(texts, *args, **kwargs)
+
+
 @dataclass
 class Backbone:
     model: torch.nn.Module  # open_clip CLIP: encode_image, encode_text, logit_scale
@@ -163,4 +179,4 @@ def load_backbone(name: str, pretrained: str | None = None, quick_gelu: bool | N
     mean = tuple(getattr(visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN)
     std = tuple(getattr(visual, "image_std", None) or open_clip.OPENAI_DATASET_STD)
     embed_dim = open_clip.get_model_config(name)["embed_dim"]
-    return Backbone(model, open_clip.get_tokenizer(name), int(size), mean, std, int(embed_dim))
+    return Backbone(model, LazyTokenizer(name), int(size), mean, std, int(embed_dim))

@@ -25,11 +25,12 @@ def save_checkpoint(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: Path, mmap: bool = False) -> dict:
+    """`mmap`: tensors are read from the file when touched (a model's weights without its optimizer state)."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint there")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # truncated zip, foreign pickle (refused by weights_only), ...
         reason = " ".join(str(error).split())[:200]
         raise CheckpointError(f"{path}: truncated or not a kgtoolkit checkpoint ({reason})") from None

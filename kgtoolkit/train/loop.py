@@ -29,7 +29,10 @@ from kgtoolkit.train.clips import EdgeBatches, EpochBatches
 from kgtoolkit.train.config import TrainConfig, save_config
 from kgtoolkit.train.runtime import Runtime, seed_everything, setup_runtime
 from kgtoolkit.train.sampler import GraphTriplets, TripletSampler, VideoItem
+from kgtoolkit.train.ranks import same_graph_on_every_rank
 from kgtoolkit.train.step import TrainStep, vb_edges
+from kgtoolkit.train.tensorboard import TensorBoardLog, learned_embeddings
+
 
 @dataclass
 class TrainResult:
@@ -122,6 +125,8 @@ class _Prepared:
     train_set: ClipDataset
     decoder: ClipDecoder  # the test view, for validation and test
     edges: list[tuple[int, int]] | None  # per-edge v-b sampling: every training v-b edge
+    steps_per_epoch: int
+    board: TensorBoardLog  # RUN_DIR/tensorboard (rank 0; a no-op on the others)
     start_epoch: int = 0
     history: list[dict] | None = None
     best: dict | None = None
@@ -154,6 +159,7 @@ def train(
     test: dict = {}
     if runtime.is_main and (stop_after_epoch is None or epoch + 1 >= config.optim.epochs):
         test = _test(p, history, best)
+    p.board.close()
     if runtime.distributed:
         torch.distributed.barrier()
     return TrainResult(p.run.path, p.run_id, best["epoch"], best["val_top1"], test)
@@ -174,6 +180,7 @@ def _prepare(config: TrainConfig, store: GraphStore, run: RunDir, resume: bool) 
         train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
     _check_videos(data)
     _check_selection(data, config)
+    digests = same_graph_on_every_rank(data, runtime)
     model, backbone = build_model(config, load_pretrained=state is None)
     model.to(runtime.device)
     if runtime.is_main:
@@ -181,7 +188,7 @@ def _prepare(config: TrainConfig, store: GraphStore, run: RunDir, resume: bool) 
         save_config(config, run.config)
         data.save_id_maps(run.id_maps)
         run.write_info({"run_id": run_id, "graph": store.uri, "status": "training", "data": data.stats,
-                        "device": str(runtime.device), "world_size": runtime.world})
+                        "device": str(runtime.device), "world_size": runtime.world, "graph_digests": digests})
 
     templates = config.model.prompt_templates
     action_tokens = tokenize(backbone, data.action_names, templates).to(runtime.device)
@@ -191,13 +198,15 @@ def _prepare(config: TrainConfig, store: GraphStore, run: RunDir, resume: bool) 
     steps_per_epoch = len(EpochBatches([v.index for v in data.split("train")], config.optim.batch_size,
                                        config.seed, 0))
     step = TrainStep(model, config, runtime, action_tokens, movement_tokens, steps_per_epoch=steps_per_epoch)
+    start_epoch = 0 if state is None else state["epoch"] + 1
+    # A resumed run purges its events logged after the checkpoint, so the curves show each step once.
+    board = TensorBoardLog(run.path, runtime.is_main, purge_step=start_epoch * steps_per_epoch)
     prepared = _Prepared(config, runtime, run, run_id, data, model, step, train_set, eval_decoder(config, backbone),
-                         vb_edges(data) if config.data.vb_sampling == "per_edge" else None,
-                         history=[], best={"epoch": -1, "val_top1": -1.0})
+                         vb_edges(data) if config.data.vb_sampling == "per_edge" else None, steps_per_epoch, board,
+                         start_epoch, history=[], best={"epoch": -1, "val_top1": -1.0})
     if state is not None:
         model.load_state_dict(state["model"])
         step.load_state_dict(state)
-        prepared.start_epoch = state["epoch"] + 1
         prepared.history, prepared.best = json.loads(state["history"]), json.loads(state["best"])
     return prepared
 
@@ -234,6 +243,8 @@ def _train_epoch(p: _Prepared, epoch: int, on_step: StepCallback | None) -> dict
         steps_done += 1
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + float(value.detach())
+        p.board.step(epoch * p.steps_per_epoch + step, losses, p.step.optimizer,
+                     clips * runtime.world / (time.perf_counter() - started))
         if on_step and runtime.is_main:
             on_step({"epoch": epoch, "step": step, "steps": len(batches), "loss": float(losses["loss"].detach()),
                      "clips_per_s": clips * runtime.world / (time.perf_counter() - started)})
@@ -278,6 +289,7 @@ def _end_epoch(p: _Prepared, epoch: int, record: dict, history: list[dict], best
     if improved:
         save_checkpoint(checkpoint, p.run.best)
     p.run.write_metrics(history)
+    p.board.epoch((epoch + 1) * p.steps_per_epoch, record, val, p.data.action_names)
     return best
 
 
@@ -293,6 +305,10 @@ def _test(p: _Prepared, history: list[dict], best: dict) -> dict:
     from kgtoolkit.train.plots import write_plots
 
     write_plots(p.run.path, history, test, data.action_names)
+    total = p.steps_per_epoch * p.config.optim.epochs
+    p.board.test(total, test, data.action_names)
+    p.board.embeddings(total, learned_embeddings(p.model, data, p.step.action_tokens, p.step.movement_tokens, p.decoder,
+                                                 p.runtime, p.config.eval_batch_size, p.config.data.workers))
     info = p.run.read_info()
     info["status"] = "done"
     p.run.write_info(info)
