@@ -122,20 +122,25 @@ def default_movement_pool() -> tuple[Movement, ...]:
     return tuple(pool)
 
 
+def draw_on_distinct_parts(rng: np.random.Generator, pool: Sequence[Movement], count: int) -> list[Movement]:
+    """`count` movements of `pool` on different body parts: the first ones of one random permutation."""
+    chosen: list[Movement] = []
+    for position in rng.permutation(len(pool)):
+        movement = pool[int(position)]
+        if movement.part not in {m.part for m in chosen}:
+            chosen.append(movement)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
 def _generated_action(index: int, taken: set[frozenset[Movement]]) -> ActionSpec:
     """Action number `index` (1-based, past the default list): 3-6 movements over different parts,
     drawn from a stream that does not depend on the seed, so `action_25` is the same everywhere."""
     pool = default_movement_pool()
     rng = np.random.default_rng(np.random.SeedSequence([0x5EED, index]))
     while True:
-        count = int(rng.integers(3, 7))
-        chosen: list[Movement] = []
-        for position in rng.permutation(len(pool)):
-            movement = pool[int(position)]
-            if movement.part not in {m.part for m in chosen}:
-                chosen.append(movement)
-            if len(chosen) == count:
-                break
+        chosen = draw_on_distinct_parts(rng, pool, int(rng.integers(3, 7)))
         if frozenset(chosen) not in taken:
             folder = f"action_{index}"
             return ActionSpec(folder, folder.replace("_", " "), tuple(chosen))

@@ -28,7 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from kgtoolkit.synth.vocabulary import DEFAULT_ACTIONS, DEFAULT_STATES, PARTS, ActionSpec, Vocabulary, part_kind
+from kgtoolkit.synth.vocabulary import (
+    DEFAULT_ACTIONS,
+    DEFAULT_STATES,
+    PARTS,
+    ActionSpec,
+    Vocabulary,
+    draw_on_distinct_parts,
+    part_kind,
+)
 from kgtoolkit.vocab import NO_MOVEMENT, UNDEFINED, Movement
 
 WORLD_OBJECTS = ("ball", "racket", "barbell", "rope", "bottle")
@@ -99,13 +107,7 @@ def source_vocabulary(classes: int) -> Vocabulary:
     taken = {frozenset(a.movements) for a in target_vocabulary(len(DEFAULT_ACTIONS)).actions}
     actions: list[ActionSpec] = []
     while len(actions) < classes:
-        chosen: list[Movement] = []
-        for position in rng.permutation(len(pool)):
-            movement = pool[int(position)]
-            if movement.part not in {m.part for m in chosen}:
-                chosen.append(movement)
-            if len(chosen) == MOVEMENTS_PER_ACTION:
-                break
+        chosen = draw_on_distinct_parts(rng, pool, MOVEMENTS_PER_ACTION)
         if frozenset(chosen) in taken:
             continue
         taken.add(frozenset(chosen))
