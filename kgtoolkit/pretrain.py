@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from kgtoolkit.ingest.splits import stable_key
 from kgtoolkit.model.backbone import Backbone, load_backbone
-from kgtoolkit.train.clips import ClipDataset, ClipDecoder, collate, spec_of
+from kgtoolkit.media import ClipDataset, ClipDecoder, collate, spec_of
 
 PRETRAIN_VERSION = 3  # bump when the loss or the loop changes what a given config produces
 
