@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kgtoolkit.vocab import VIDEO_SUFFIXES
+
 FEATURE_SETS = ("colour", "energy", "frames", "blind", "motion_grid")
 BLIND_SETS = ("colour", "energy", "frames", "blind")
 GRID, SEGMENTS, PROFILE_BINS, HIST_BINS = 4, 3, 8, 4
@@ -161,8 +163,6 @@ def probe_all(train: Sequence[tuple[str | Path, int]], test: Sequence[tuple[str 
     test_x, test_y = split_features(test, short)
     return [linear_probe(train_x[s], train_y, test_x[s], test_y, feature_set=s) for s in sets]
 
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 
 
 def labelled_clips(folder: str | Path, split: str) -> list[tuple[Path, int]]:

@@ -45,24 +45,25 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.environ.pop(name, None)
 
 
+def _own_server_setting(name: str, what: str) -> str:
+    """A setting the suite's own server exports; with NEO4J_URI naming another server, the user sets it."""
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"NEO4J_URI names a server of your own: set {name} to {what}")
+    return value
+
+
 @pytest.fixture(scope="session")
 def neo4j_import_dir(neo4j_uri: str) -> Path:
     """The one folder whose files the test server's LOAD CSV may read."""
-    folder = os.environ.get("NEO4J_IMPORT_DIR")
-    if not folder:
-        pytest.fail("NEO4J_URI names a server of your own: set NEO4J_IMPORT_DIR to its import folder "
-                    "(server.directories.import, with dbms.security.allow_csv_import_from_file_urls=true)")
-    return Path(folder)
+    return Path(_own_server_setting("NEO4J_IMPORT_DIR", "its import folder (server.directories.import, with "
+                                                         "dbms.security.allow_csv_import_from_file_urls=true)"))
 
 
 @pytest.fixture(scope="session")
 def neo4j_browser_url(neo4j_uri: str) -> str:
     """Neo4j Browser of the test server (http://127.0.0.1:PORT/browser/)."""
-    url = os.environ.get("NEO4J_BROWSER_URL")
-    if not url:
-        pytest.fail("NEO4J_URI names a server of your own: set NEO4J_BROWSER_URL to its Neo4j Browser "
-                    "(http://HOST:PORT/browser/)")
-    return url
+    return _own_server_setting("NEO4J_BROWSER_URL", "its Neo4j Browser (http://HOST:PORT/browser/)")
 
 
 def snapshot(store) -> dict:
