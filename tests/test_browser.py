@@ -109,7 +109,7 @@ def _run(driver, command: str) -> None:
                    "the editor showing")
     driver.execute_script("arguments[0].focus()", editor)
     driver.execute_cdp_cmd("Input.insertText", {"text": command})
-    driver.find_element(By.CSS_SELECTOR, '[data-testid="editor-Run"]').click()
+    _wait(driver, lambda d: _click(d.find_element(By.CSS_SELECTOR, '[data-testid="editor-Run"]')), "the Run button")
 
 
 def _frames(driver) -> list:
@@ -139,18 +139,40 @@ def _shown(value) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
+def _click(element) -> bool:
+    if not (element.is_displayed() and element.is_enabled()):
+        return False
+    element.click()
+    return True
+
+
+def _fill(driver, testid: str, text: str) -> None:
+    """Type `text` into the login form's field once it takes input: the form is in the page before it
+    is interactable (it can still be rendering or trying the URL's connection), and a field typed into
+    too early raises ElementNotInteractableException, which `_wait` retries."""
+    from selenium.webdriver.common.by import By
+
+    def typed(d) -> bool:
+        field = d.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+        if not (field.is_displayed() and field.is_enabled()):
+            return False
+        field.clear()
+        field.send_keys(text)
+        return field.get_attribute("value") == text
+
+    _wait(driver, typed, f"the {testid} field taking input")
+
+
 def _login(driver, browser_url: str, bolt: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(f"{browser_url}?dbms=bolt://neo4j@{bolt}")
     assert driver.title == "Neo4j Browser"
-    password = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="password"]'), "the login form")
+    _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="password"]'), "the login form")
     assert bolt in driver.find_element(By.CSS_SELECTOR, '[data-testid="boltaddress"]').get_attribute("value")
-    user = driver.find_element(By.CSS_SELECTOR, '[data-testid="username"]')
-    user.clear()
-    user.send_keys("neo4j")
-    password.send_keys(os.environ["NEO4J_PASSWORD"])
-    driver.find_element(By.CSS_SELECTOR, '[data-testid="connect"]').click()
+    _fill(driver, "username", "neo4j")
+    _fill(driver, "password", os.environ["NEO4J_PASSWORD"])
+    _wait(driver, lambda d: _click(d.find_element(By.CSS_SELECTOR, '[data-testid="connect"]')), "the Connect button")
     _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="connect"]')
           and d.find_elements(By.CSS_SELECTOR, '[data-testid="activeEditor"]'), "logging in")
 
