@@ -146,7 +146,7 @@ def build_model(config: TrainConfig, load_pretrained: bool = True) -> tuple[KGCl
                    temporal=config.model.temporal, triplet_layers=config.model.triplet_layers,
                    triplet_loss=config.model.triplet_loss, triplet_mixing=config.model.triplet_mixing,
                    inverse_score=config.model.inverse_score, mask_known_edges=config.model.mask_known_edges,
-                   dropout=config.model.dropout)
+                   dropout=config.model.dropout, movement_head=config.model.movement_head)
     return model, backbone
 
 

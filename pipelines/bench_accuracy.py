@@ -1,4 +1,5 @@
-"""Accuracy of the tiny KG-CLIP on synthetic Kinetics-TPS sets, trained from random weights on the CPU.
+"""Accuracy of the tiny KG-CLIP on synthetic Kinetics-TPS sets, on the CPU: trained from random weights
+(`pipelines/tiny-scratch.yaml`, the default) or fine-tuned from the stand-in (`--config pipelines/tiny.yaml`).
 
     python pipelines/bench_accuracy.py main       # 12 classes x 20 training videos: test top-1/top-5, time
     python pipelines/bench_accuracy.py main --set model.triplet_loss=authors   # an ablation: one setting changed
@@ -9,8 +10,8 @@
                                                   # batch, sequence) against CLIP-only, 3 seeds
 
 Every run: `kgtoolkit synth` (64 px, 16 frames, `--nuisance`), ingest into an embedded store,
-`pipelines/tiny.yaml` (plus `--set` overrides), model selection on the validation split, test
-top-1 once at the end. Datasets and graphs are cached under --data (they are deterministic). Each
+the config (plus `--set` overrides), model selection on the validation split, test top-1 once at
+the end. Datasets and graphs are cached under --data (they are deterministic). Each
 finished run is appended to --results (JSON lines), so a long grid can be stopped and resumed:
 runs already there are not redone.
 
@@ -336,7 +337,7 @@ def cmd_holdout(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("main", "claims", "holdout", "mixing"), nargs="?", default="main")
-    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny-scratch.yaml")
     parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-accuracy")
     parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: DATA/<what>.jsonl)")

@@ -53,7 +53,7 @@ def dataset(root: Path, classes: int, per_class: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny-scratch.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-train")
     parser.add_argument("--classes", type=int, default=12)

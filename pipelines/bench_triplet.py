@@ -7,7 +7,7 @@ clip against every action and every body movement at classification.
 Training: forward + backward of the KG-CLIP loss's graph branch alone (v-b, a-b and v-a, each
 1/2 (forward + inverse) + lambda L_mm), the clip and text embeddings given, for each mixing; also
 "sequence + pair loss", the joint encoder with the per-pair v-a term (`optim.pair_weight: 1`) as
-pipelines/tiny.yaml trained before the two towers (run at batches up to 32 only: at batch 64 it
+pipelines/tiny-scratch.yaml trained before the two towers (run at batches up to 32 only: at batch 64 it
 held over 13 GB and was killed for memory on a 24 GB machine). Classification: one clip's scores against the
 KG-CLIP release's 24 actions (S_output) and 391 body movements (v-b score), the video embedding
 given: the joint encoder runs one sequence per (clip, action) pair each way; two towers encode the

@@ -12,6 +12,6 @@ def untrained_run(root: Path, run_id: str, *overrides: str) -> LoadedRun:
     """A run of the packaged tiny model with random weights (seeded), written as a run directory
     (`RunDir.write_untrained`) and loaded as `embed` and `classify` load one: what write-back and
     scoring need, without training."""
-    config = load_config("tiny", ["data.frames=4", "eval_batch_size=8", *overrides])
+    config = load_config("tiny-scratch", ["data.frames=4", "eval_batch_size=8", *overrides])
     run = RunDir(Path(root) / run_id).write_untrained(config, {"action_names": []}, seed=7)
     return load_run(run)

@@ -34,7 +34,7 @@ def kgtoolkit(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("classify")
     synthetic_graph(base, classes=3, train_per_class=5, test_per_class=3, frames=8, size=64, seed=5)
-    kgtoolkit("train", "--graph", str(base / "graph"), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+    kgtoolkit("train", "--graph", str(base / "graph"), "--config", str(REPO / "pipelines" / "tiny-scratch.yaml"),
               "--out", str(base / "run"), "--set", "optim.epochs=1", "--set", "optim.graph_warmup_epochs=0",
               "--set", "optim.batch_size=4", "--set", "data.workers=0", "--set", f"data.frames={FRAMES}",
               "--set", "write_embeddings=false")

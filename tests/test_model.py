@@ -94,7 +94,7 @@ def test_backbone_weights_from_a_local_file_and_clear_errors(tmp_path: Path):
 
 def test_config_refuses_unknown_keys_and_applies_overrides(tmp_path: Path):
     repo = Path(__file__).resolve().parents[1]
-    config = load_config(repo / "pipelines" / "tiny.yaml", ["optim.epochs=3", "model.use_graph=false",
+    config = load_config(repo / "pipelines" / "tiny-scratch.yaml", ["optim.epochs=3", "model.use_graph=false",
                                                             "model.prompt_templates=['a video of {}']"])
     assert config.optim.epochs == 3 and config.model.use_graph is False
     assert config.model.prompt_templates == ["a video of {}"]
@@ -173,7 +173,7 @@ def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains(
     repo = Path(__file__).resolve().parents[1]
     runtime = setup_runtime("cpu")
     for lr_text, frozen in (("0", True), ("null", False)):
-        config = load_config(repo / "pipelines" / "tiny.yaml", [f"optim.lr_text={lr_text}"])
+        config = load_config(repo / "pipelines" / "tiny-scratch.yaml", [f"optim.lr_text={lr_text}"])
         model, _ = build_model(config)
         optimizer = build_optimizer(model, config, runtime)
         text = [p for n, p in model.named_parameters() if n.startswith("clip.transformer.")]
@@ -185,3 +185,29 @@ def test_text_tower_learning_rate_zero_freezes_it_and_weight_decay_spares_gains(
             assert all(g["lr"] == config.optim.lr_backbone for g in optimizer.param_groups if g["name"] == "text")
         scale = model.clip.logit_scale
         assert all(g["weight_decay"] == 0 for g in optimizer.param_groups if any(p is scale for p in g["params"]))
+
+
+def test_the_movement_head_learns_which_movements_a_clip_shows_without_the_graph():
+    """CLIP plus a movement head (model.movement_head, use_graph false): its multi-label loss is part
+    of the training loss, reaches the image tower and its bias, and falls when the clip's embedding
+    moves towards the texts of the movements its video shows."""
+    from kgtoolkit.model.kgclip import StepBatch
+
+    torch.manual_seed(0)
+    model = KGClip(load_backbone("kg-tiny"), frames=2, use_graph=False, movement_head=0.5)
+    assert KGClip(load_backbone("kg-tiny"), frames=2, movement_head=0.5).movement_head == 0  # with the graph: off
+    movement_text = torch.randn(5, model.embed_dim)
+    shows = torch.tensor([[1.0, 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]])  # the third shows none
+    batch = StepBatch(frames=torch.randn(3, 2, 3, 64, 64), va_tail=torch.tensor([0, 1, 2]),
+                      vb_rows=torch.zeros(0, dtype=torch.long), vb_tail=torch.zeros(0, dtype=torch.long),
+                      ab_head=torch.zeros(0, dtype=torch.long), ab_tail=torch.zeros(0, dtype=torch.long), shows=shows)
+    parts = model.training_loss(batch, torch.randn(3, model.embed_dim), movement_text, lam=0.1, pair_weight=0)
+    assert torch.allclose(parts["loss"], parts["va"] + parts["movement_head"])
+    parts["loss"].backward()
+    assert model.movement_bias.grad is not None and model.clip.visual.conv1.weight.grad.abs().sum() > 0
+    toward = (shows[:2] @ movement_text) / shows[:2].sum(1, keepdim=True)  # the mean text of what each shows
+    with torch.no_grad():
+        near = model.movement_loss(toward, movement_text, shows[:2])
+        far = model.movement_loss(-toward, movement_text, shows[:2])
+        assert model.movement_loss(toward, movement_text, shows[2:]) == 0  # no annotated clip: no loss
+    assert near < far

@@ -3,6 +3,7 @@ writes loading where `model.pretrained: FILE` loads weights."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -34,11 +35,11 @@ def test_a_tiny_pretraining_run_writes_weights_that_model_pretrained_loads(tmp_p
     clips = corpus_clips(corpus)
     assert len(clips) == 12 and all(2 <= len(names) <= 4 for _, names in clips)
     out = tmp_path / "standin.pt"
-    result = pretrain(corpus, out, PretrainOptions(frames=2, epochs=2, batch_size=4, workers=0), log=lambda _: None)
+    result = pretrain(corpus, out, PretrainOptions(frames=2, epochs=2, batch_size=4), log=lambda _: None)
     assert [e["epoch"] for e in result.epochs] == [1, 2] and result.clips_seen == 2 * 8
-    loaded = load_backbone("kg-tiny", str(out)).model.state_dict()
+    loaded = load_backbone(PretrainOptions().model, str(out)).model.state_dict()
     torch.manual_seed(0)  # pretrain's seed: the weights it started from
-    initial = load_backbone("kg-tiny", None).model.state_dict()
+    initial = load_backbone(PretrainOptions().model, None).model.state_dict()
     saved = torch.load(out, weights_only=True)
     assert all(torch.equal(loaded[k], saved[k]) for k in saved)
     assert loaded.keys() == initial.keys()
@@ -51,3 +52,30 @@ def test_the_cache_name_changes_with_every_input():
     assert base != hashed_name(CorpusOptions(classes=65), PretrainOptions(), {"a": 1})
     assert base != hashed_name(CorpusOptions(), PretrainOptions(epochs=13), {"a": 1})
     assert base != hashed_name(CorpusOptions(), PretrainOptions(), {"a": 2})
+
+
+def test_standin_builds_once_then_finds_its_checkpoint_and_a_config_names_it(tmp_path, monkeypatch):
+    from kgtoolkit import pretrain as pretrain_module
+    from kgtoolkit.errors import ConfigurationError
+    from kgtoolkit.pretrain import standin
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.loop import _resolved
+
+    corpus = CorpusOptions(classes=3, per_class=4, frames=6, size=32, nuisances=(0.0, 1.0))
+    options = PretrainOptions(frames=2, epochs=1, batch_size=4)
+    lines: list[str] = []
+    built = standin(tmp_path, corpus, options, log=lines.append)
+    assert not built.cached and built.path.is_file() and built.result.clips_seen > 0
+    assert sorted(p.name.split("-n")[-1] for p in tmp_path.glob("corpus-*")) == ["0", "1"]
+    assert any(line.startswith("corpus: 6 videos") for line in lines)
+    again = standin(tmp_path, corpus, options, log=lines.append)
+    assert again.cached and again.path == built.path and again.result is None
+    assert built.report(corpus, options)["pretrain_seconds"] > 0
+
+    # `model.pretrained: standin` becomes the checkpoint's path in the config a run records
+    monkeypatch.setattr(pretrain_module, "DEFAULT_CACHE", tmp_path)
+    monkeypatch.setattr(pretrain_module, "CorpusOptions", lambda: corpus)
+    monkeypatch.setattr(pretrain_module, "PretrainOptions", lambda: options)
+    assert _resolved(load_config("tiny")).model.pretrained == str(built.path)
+    with pytest.raises(ConfigurationError, match="kg-tiny-rn checkpoint; model.name is kg-tiny"):
+        _resolved(load_config("tiny", ["model.name=kg-tiny"]))

@@ -40,7 +40,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, neo4j_uri: str):
     embedded = base / "graph"
     with EmbeddedGraphStore(embedded) as store:
         ingest(base / "ktps", store)
-    kgtoolkit("train", "--graph", str(embedded), "--config", str(REPO / "pipelines" / "tiny.yaml"),
+    kgtoolkit("train", "--graph", str(embedded), "--config", str(REPO / "pipelines" / "tiny-scratch.yaml"),
               "--out", str(base / "run"), "--set", "optim.epochs=2", "--set", "optim.graph_warmup_epochs=1", "--set", "optim.batch_size=4",
               "--set", "data.workers=0", "--set", "data.frames=4")
     with Neo4jGraphStore(neo4j_uri) as neo4j:

@@ -73,12 +73,14 @@ def test_the_encode_path_names_each_clip_that_fails_by_position(tmp_path: Path):
 
 def test_a_packaged_config_is_named_without_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
-    assert packaged_configs() == ["kg-clip-paper", "tiny", "vit-b-16"]
+    assert packaged_configs() == ["kg-clip-paper", "tiny", "tiny-scratch", "vit-b-16"]
     assert load_config("tiny") == load_config(REPO / "pipelines" / "tiny.yaml") == load_config("tiny.yaml")
+    assert load_config("tiny").model.pretrained == "standin"  # fine-tuned from the stand-in; tiny-scratch: random
+    assert load_config("tiny-scratch").model.pretrained is None
     assert load_config("vit-b-16").model.name == "ViT-B-16"
     (tmp_path / "tiny").write_text("seed: 5\n")  # a file of that name wins
     assert load_config("tiny").seed == 5
-    with pytest.raises(ConfigurationError, match="tiny, vit-b-16"):
+    with pytest.raises(ConfigurationError, match="tiny, tiny-scratch, vit-b-16"):
         load_config("nonesuch")
 
 

@@ -250,7 +250,7 @@ def test_the_password_never_shows_in_output_help_errors_or_files(
     assert "NEO4J_PASSWORD is not set" in one_clear_line(run("stats", "--graph", neo4j_uri, environment=unset,
                                                              expect=2))
     run_dir = tmp_path / "run"
-    run("train", "--graph", neo4j_uri, "--config", str(REPO / "pipelines" / "tiny.yaml"), "--out", str(run_dir),
+    run("train", "--graph", neo4j_uri, "--config", str(REPO / "pipelines" / "tiny-scratch.yaml"), "--out", str(run_dir),
         "--set", "optim.epochs=1", "--set", "optim.batch_size=2", "--set", "data.workers=0",
         "--set", "data.frames=2", "--set", "eval_batch_size=4")
     assert (run_dir / "run.json").is_file()

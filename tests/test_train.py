@@ -18,7 +18,7 @@ from kgtoolkit.ingest import ingest
 from kgtoolkit.testing import synthetic_graph
 
 REPO = Path(__file__).resolve().parents[1]
-# epoch 0 trains the CLIP part alone, the later ones the whole KG-CLIP loss (tiny.yaml's graph warm-up, shortened)
+# epoch 0 trains the CLIP part alone, the later ones the whole KG-CLIP loss (tiny-scratch.yaml's graph warm-up, shortened)
 FAST = ["optim.epochs=3", "optim.graph_warmup_epochs=1", "optim.batch_size=4", "optim.ab_batch_size=8",
         "data.workers=0", "data.frames=4", "eval_batch_size=8"]
 
@@ -34,7 +34,7 @@ def _train(graph: Path, out: Path, *extra: str, resume: bool = False) -> subproc
     if resume:
         args += ["--resume", str(out)]
     else:
-        args += ["--config", str(REPO / "pipelines" / "tiny.yaml"), "--out", str(out)]
+        args += ["--config", str(REPO / "pipelines" / "tiny-scratch.yaml"), "--out", str(out)]
     for item in [*FAST, *extra]:
         args += ["--set", item]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -142,7 +142,7 @@ def test_compiled_training_step_follows_the_eager_one(tiny_graph: Path, tmp_path
     for backend in (None, "aot_eager"):
         overrides = [*FAST, "optim.epochs=2", "write_embeddings=false", f"compile={backend or 'null'}"]
         with EmbeddedGraphStore(tiny_graph) as store:
-            result = train(load_config(REPO / "pipelines" / "tiny.yaml", overrides), store, tmp_path / str(backend))
+            result = train(load_config(REPO / "pipelines" / "tiny-scratch.yaml", overrides), store, tmp_path / str(backend))
         histories[backend] = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     eager, compiled = histories[None], histories["aot_eager"]
     assert "train_pair" not in eager[0] and "train_pair" in eager[1]  # both losses: CLIP alone, then KG-CLIP
@@ -210,7 +210,7 @@ def test_two_process_distributed_training_with_gloo_over_neo4j(tiny_graph: Path,
     run = tmp_path / "ddp"
     overrides = [*FAST, "optim.epochs=2"]
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "kgtoolkit", "train", "--graph", neo4j_store.uri, "--config", str(REPO / "pipelines" / "tiny.yaml"),
+            "-m", "kgtoolkit", "train", "--graph", neo4j_store.uri, "--config", str(REPO / "pipelines" / "tiny-scratch.yaml"),
             "--out", str(run)]
     for item in overrides:
         args += ["--set", item]
@@ -219,7 +219,7 @@ def test_two_process_distributed_training_with_gloo_over_neo4j(tiny_graph: Path,
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((run / "run.json").read_text())
     assert info["world_size"] == 2 and info["status"] == "done" and info["graph"] == neo4j_store.uri
-    config = load_config(REPO / "pipelines" / "tiny.yaml", overrides)
+    config = load_config(REPO / "pipelines" / "tiny-scratch.yaml", overrides)
     read_here = TripletSampler(neo4j_store, config.data.page_size).load(
         train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
     assert info["graph_digests"] == [graph_digest(read_here)] * 2

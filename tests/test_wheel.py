@@ -1,7 +1,7 @@
 """kgtoolkit as `pip install` leaves it: a wheel built from the checkout's tracked files, installed
 (not editable) into a fresh virtual environment that sees the already installed dependencies
 (nothing is downloaded), run from a folder outside the checkout: `kgtoolkit schema apply` against
-the suite's Neo4j, and `kgtoolkit train --config tiny` (the config shipped in the package) on a
+the suite's Neo4j, and `kgtoolkit train --config tiny-scratch` (a config shipped in the package) on a
 tiny synthetic graph."""
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from kgtoolkit.synth import generate
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DATA = ("kgtoolkit/graph/schema/constraints.cypher", "kgtoolkit/graph/schema/indexes.cypher",
                 "kgtoolkit/server/docker-compose.yml", "kgtoolkit/configs/tiny.yaml",
-                "kgtoolkit/configs/vit-b-16.yaml", "kgtoolkit/configs/kg-clip-paper.yaml",
-                "kgtoolkit/model_configs/kg-tiny.json", "kgtoolkit/server/KgToolkitNeo4j.java")
+                "kgtoolkit/configs/tiny-scratch.yaml", "kgtoolkit/configs/vit-b-16.yaml",
+                "kgtoolkit/configs/kg-clip-paper.yaml", "kgtoolkit/model_configs/kg-tiny.json",
+                "kgtoolkit/model_configs/kg-tiny-rn.json", "kgtoolkit/server/KgToolkitNeo4j.java")
 
 
 def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
@@ -114,7 +115,7 @@ def test_installed_train_with_the_packaged_tiny_config(venv: Path, tmp_path: Pat
     work.mkdir()
     fast = ["optim.epochs=2", "optim.graph_warmup_epochs=1", "optim.batch_size=4", "optim.ab_batch_size=8",
             "data.workers=0", "data.frames=4", "eval_batch_size=8"]
-    args = [venv / "bin" / "kgtoolkit", "train", "--config", "tiny", "--graph", tmp_path / "graph", "--out", "run"]
+    args = [venv / "bin" / "kgtoolkit", "train", "--config", "tiny-scratch", "--graph", tmp_path / "graph", "--out", "run"]
     for item in fast:
         args += ["--set", item]
     out = _run(args, cwd=work, env=_outside_env(tmp_path)).stdout

@@ -63,6 +63,7 @@ class StepBatch:
     vb_known: torch.Tensor | None = None  # (K, K) True where (clip of row i, movement of row j) is a known edge
     ab_known: torch.Tensor | None = None  # (M, M) the same for (action i, movement j)
     vb_frames: torch.Tensor | None = None  # (K, T, 3, S, S): v-b edges' own clips (data.vb_sampling=per_edge)
+    shows: torch.Tensor | None = None  # (B, M) 1 where clip i's video shows movement m (model.movement_head)
 
 
 @dataclass
@@ -110,7 +111,8 @@ class RelationKeys:
 class KGClip(nn.Module):
     def __init__(self, backbone: Backbone, *, frames: int, use_graph: bool = True, temporal: str = "mean",
                  triplet_layers: int = 3, dropout: float = 0.1, triplet_loss: str = "pairwise",
-                 triplet_mixing: str = "none", inverse_score: str = "pairwise", mask_known_edges: bool = False):
+                 triplet_mixing: str = "none", inverse_score: str = "pairwise", mask_known_edges: bool = False,
+                 movement_head: float = 0.0):
         super().__init__()
         if triplet_loss not in ("pairwise", "authors"):
             raise ValueError(f"triplet_loss must be 'pairwise' or 'authors' (got {triplet_loss!r})")
@@ -127,6 +129,9 @@ class KGClip(nn.Module):
         self.triplet = TripletEncoder(self.embed_dim, relations=len(LEARNED_RELATIONS), layers=triplet_layers,
                                       dropout=dropout, mixing=triplet_mixing)
         self.temporal = TemporalTransformer(self.embed_dim, frames) if temporal == "transformer" else None
+        self.movement_head = movement_head if not use_graph else 0.0  # ModelConfig.movement_head
+        if self.movement_head:
+            self.movement_bias = nn.Parameter(torch.zeros(()))
         if triplet_mixing == "batch":
             self.register_buffer("video_reference", torch.zeros(REFERENCE_VIDEOS, self.embed_dim))
             self.register_buffer("video_reference_count", torch.zeros((), dtype=torch.long))
@@ -185,6 +190,14 @@ class KGClip(nn.Module):
         inverse = symmetric_kl(x_h, x_t, labels, scale, mask_t)
         return (forward + inverse) / 2 + lam * loss_mm
 
+    def movement_loss(self, video: torch.Tensor, movement_text: torch.Tensor, shows: torch.Tensor) -> torch.Tensor:
+        """The movement head's multi-label loss over the clips whose video shows a movement: shows (B, M)."""
+        rows = shows.sum(dim=1) > 0
+        if not bool(rows.any()):
+            return video.sum() * 0
+        logits = self.logit_scale * F.normalize(video[rows], dim=-1) @ F.normalize(movement_text, dim=-1).t()
+        return F.binary_cross_entropy_with_logits(logits + self.movement_bias, shows[rows].to(logits.dtype))
+
     def pair_loss(self, video: torch.Tensor, classes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of per-pair triple scores over every candidate action (forward and inverse)."""
         scale = self.logit_scale
@@ -200,6 +213,9 @@ class KGClip(nn.Module):
         va_tail = action_text[batch.va_tail]
         if not self.use_graph or not graph:  # CLIP alone: the multi-modal contrastive loss of v-a
             loss = symmetric_kl(video, va_tail, same_target_labels(batch.va_tail), self.logit_scale)
+            if self.movement_head and batch.shows is not None:
+                head = self.movement_head * self.movement_loss(video, movement_text, batch.shows)
+                return {"loss": loss + head, "va": loss.detach(), "movement_head": head.detach()}
             return {"loss": loss, "va": loss.detach()}
         self._remember_videos(video)
         parts = {"va": self.relation_loss(video, REL_VA, va_tail, batch.va_tail, lam)}

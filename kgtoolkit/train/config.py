@@ -21,7 +21,9 @@ class _Strict(BaseModel):
 
 class ModelConfig(_Strict):
     name: str = "kg-tiny"  # an open_clip model (ViT-B-16, ...) or a package config (kg-tiny)
-    pretrained: str | None = None  # an open_clip pretrained tag, or a local checkpoint path
+    # An open_clip pretrained tag, a local checkpoint path, or "standin": the pretrained stand-in of
+    # kg-tiny-rn (kgtoolkit.pretrain, `kgtoolkit pretrain`), built the first time on this machine.
+    pretrained: str | None = None
     use_graph: bool = True  # False: CLIP alone (no triplet branch), for ablations
     temporal: Literal["mean", "transformer"] = "mean"
     triplet_layers: int = Field(3, ge=1)
@@ -38,6 +40,11 @@ class ModelConfig(_Strict):
     # contrastive losses (the authors count them as negatives).
     mask_known_edges: bool = False
     prompt_templates: list[str] = ["{}"]  # e.g. ["a video of a person {}.", "{}"]; "{}" is the name
+    # CLIP plus a movement head (read when use_graph is false): the weight of a multi-label binary
+    # cross-entropy over every body movement, each clip's targets the movements its video shows
+    # (EXHIBITS), the logits its scaled cosine with each movement's text plus a learned bias. The
+    # annotations the graph's v-b edges carry, used without a Triplet Encoder; classification stays S_mm.
+    movement_head: float = Field(0.0, ge=0)
     # QuickGELU in the backbone's MLPs. None: as the weights were trained (an open_clip tag's own setting,
     # e.g. `openai` -> QuickGELU; an OpenAI TorchScript file -> QuickGELU; otherwise the model config's).
     quick_gelu: bool | None = None

@@ -10,6 +10,7 @@ evaluated once, with the selected checkpoint, at the end.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -315,9 +316,26 @@ def _test(p: _Prepared, history: list[dict], best: dict) -> dict:
     return test
 
 
+STANDIN = "standin"  # model.pretrained: the pretrained stand-in (kgtoolkit.pretrain)
+
+
+def standin_checkpoint(model: str) -> Path:
+    """The stand-in's checkpoint, built the first time on this machine (`kgtoolkit pretrain`)."""
+    from kgtoolkit import pretrain
+
+    if model != pretrain.PretrainOptions().model:
+        raise ConfigurationError(f"model.pretrained: standin is a {pretrain.PretrainOptions().model} checkpoint; "
+                                 f"model.name is {model}")
+    return pretrain.standin(log=lambda line: print(f"[stand-in] {line}", file=sys.stderr, flush=True)).path
+
+
 def _resolved(config: TrainConfig) -> TrainConfig:
-    """The config as the run directory records it: the activation its weights imply written down
-    (model.quick_gelu), so that loading the run rebuilds the same model without those weights."""
+    """The config as the run directory records it: `model.pretrained: standin` as the checkpoint's
+    path, and the activation its weights imply written down (model.quick_gelu), so that loading the
+    run rebuilds the same model without those weights."""
+    if config.model.pretrained == STANDIN:
+        config = config.model_copy(deep=True)
+        config.model.pretrained = str(standin_checkpoint(config.model.name))
     if config.model.quick_gelu is not None:
         return config
     from kgtoolkit.model.backbone import weights_quick_gelu

@@ -97,6 +97,11 @@ def step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets,
         vb_heads = [videos[k] for k in vb_rows]
     ab = [rng.choice(data.involves) for _ in range(config.optim.ab_batch_size)] if data.involves else []
     known = config.model.mask_known_edges
+    shows = None
+    if config.model.movement_head and not config.model.use_graph:
+        shows = torch.zeros(len(videos), len(data.movements))
+        for row, video in enumerate(videos):
+            shows[row, list(video.movements)] = 1.0
     return StepBatch(
         frames=frames,
         va_tail=torch.tensor([v.action for v in videos]),
@@ -107,6 +112,7 @@ def step_batch(frames: torch.Tensor, indices: torch.Tensor, data: GraphTriplets,
         vb_known=known_edges([set(v.movements) for v in vb_heads], vb_tail) if known else None,
         ab_known=known_edges([data.involves_of(a) for a, _ in ab], [m for _, m in ab]) if known else None,
         vb_frames=vb_frames,
+        shows=shows,
     )
 
 
@@ -138,6 +144,8 @@ class _Forward(torch.nn.Module):
         model = self.model
         action_text = model.encode_text(action_tokens)
         needed = torch.unique(torch.cat([batch.vb_tail, batch.ab_tail]))
+        if batch.shows is not None:  # the movement head scores every movement
+            needed = torch.arange(movement_tokens.shape[0], device=needed.device)
         movement_text = torch.zeros(movement_tokens.shape[0], model.embed_dim, device=action_text.device,
                                     dtype=action_text.dtype)
         if needed.numel():

@@ -1,0 +1,212 @@
+"""The paper's claims on the benchmark world, fine-tuning from the pretrained stand-in, against
+baselines trained in the same runs (issue 16).
+
+On the target world (`kgtoolkit synth --world target`, full nuisances, 64 px; the stand-in and the
+probe floor of BENCHMARKS.md "A benchmark world"), every model fine-tunes `pipelines/tiny.yaml`
+(kg-tiny-rn from the stand-in) with one thing changed, the same data and seed:
+
+- KG-CLIP: kgtoolkit's model (two towers, `triplet_mixing: none`, pairwise inverse score);
+- KG-CLIP (authors): the authors' effective computation (`triplet_mixing: batch`: attention across
+  the batch at each position; `inverse_score: authors`: their test code's averaged inverse score);
+- CLIP-only: `use_graph: false` (the CLIP loss, S_output = S_mm);
+- CLIP + movement head: CLIP-only plus a multi-label loss over the movements each video shows
+  (`model.movement_head`), the same annotations as the graph's v-b edges without a Triplet Encoder.
+
+Settings: 8, 4, 2 and 1 frames on all training videos, then 40, 20 and 10% of each class's training
+videos at 8 frames (`data.train_fraction`, stratified, seeded). `--random` adds each model once from
+random weights (seed 0, 8 frames, all data). The floor (a linear probe on motion features,
+`kgtoolkit.baselines`) is measured on the same training and test videos. Finished runs go to a
+JSON-lines file (--results) and are never redone, so a grid stopped part-way resumes, and `--seeds`
+adds seeds to what is there. The summary: per setting and model the mean test top-1 over seeds and,
+against the same seed's CLIP-only run, the mean paired difference with its 95% confidence interval
+(Student's t); and a plot (accuracy against frames and against data, one line per model, 95%
+intervals over seeds).
+
+    .venv/bin/python pipelines/bench_claims.py --seeds 0            # one seed of the grid (~1 h on 2 cores)
+    .venv/bin/python pipelines/bench_claims.py --seeds 0 1 2 --random
+    .venv/bin/python pipelines/bench_claims.py --summary            # the tables and the plot of what ran
+"""
+
+from __future__ import annotations
+
+import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+import argparse
+import itertools
+import math
+import statistics
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from bench_accuracy import REPO, dataset, floor, load_results, record, run_once
+from kgtoolkit.tables import write_tables
+
+MODELS = {
+    "KG-CLIP": [],
+    "KG-CLIP (authors)": ["model.triplet_mixing=batch", "model.inverse_score=authors"],
+    "CLIP-only": ["model.use_graph=false"],
+    "CLIP + movement head": ["model.use_graph=false", "model.movement_head=1.0"],
+}
+BASELINE = "CLIP-only"
+RANDOM = ["model.pretrained=null"]  # the same model from random weights
+
+
+def settings(frames: list[int], fractions: list[float]) -> list[tuple[int, float]]:
+    """(frames, training fraction): the main setting first, then fewer frames, then less data."""
+    grid = [(8, 1.0)] + [(f, 1.0) for f in sorted(frames, reverse=True) if f != 8]
+    return grid + [(8, p) for p in sorted(fractions, reverse=True) if p != 1.0]
+
+
+def t95(n: int) -> float:
+    """Student's t quantile for a two-sided 95% interval with n - 1 degrees of freedom."""
+    table = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
+    return table.get(n, 1.96 + 2.4 / max(n - 1, 1))
+
+
+def interval(values: list[float]) -> tuple[float, float | None]:
+    """(mean, half-width of the 95% interval; None for one value)."""
+    if len(values) < 2:
+        return statistics.mean(values), None
+    return statistics.mean(values), t95(len(values)) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def run_grid(args: argparse.Namespace) -> None:
+    folder, graph = dataset(args.data, args)
+    models = args.models or list(MODELS)
+    done = {(r["model"], r["frames"], r["fraction"], r["seed"], r.get("weights", "stand-in"))
+            for r in load_results(args.results)}
+    plan = [(model, frames, fraction, seed, "stand-in")
+            for seed, (frames, fraction), model in itertools.product(args.seeds, settings(args.frames, args.fractions),
+                                                                    models)]
+    if args.random:
+        plan += [(model, 8, 1.0, 0, "random") for model in models]
+    for model, frames, fraction, seed, weights in plan:
+        if (model, frames, fraction, seed, weights) in done:
+            continue
+        overrides = [*MODELS[model], f"data.frames={frames}", f"data.train_fraction={fraction}", f"seed={seed}",
+                     *(RANDOM if weights == "random" else [])]
+        name = f"{model}-f{frames}-p{fraction:g}-s{seed}-{weights}".replace(" ", "_").replace("(", "").replace(")", "")
+        print(f"run {model}, {frames} frames, {fraction:.0%} of the training videos, seed {seed}, {weights}", flush=True)
+        row = run_once(graph, args.data / "runs" / name, args, overrides)
+        row.update(model=model, frames=frames, fraction=fraction, seed=seed, weights=weights, overrides=args.set)
+        record(args.results, row)
+        print(f"  test top-1 {row['top1']:.1%} (S_mm {row['s_mm_top1']:.1%}) in {row['train_seconds']:.0f} s", flush=True)
+    summarise(load_results(args.results), floor(folder), args.results)
+
+
+def claims_table(rows: list[dict]) -> pd.DataFrame:
+    """Per setting and model: mean test top-1 over seeds (points), seeds, and the paired difference
+    against the same seed's CLIP-only run: mean and 95% interval."""
+    tuned = [r for r in rows if r.get("weights", "stand-in") == "stand-in"]
+    by = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in tuned}
+    out = []
+    for frames, fraction in sorted({(r["frames"], r["fraction"]) for r in tuned}, key=lambda s: (-s[1], -s[0])):
+        for model in MODELS:
+            mine = [r for (m, f, p, _), r in by.items() if (m, f, p) == (model, frames, fraction)]
+            if not mine:
+                continue
+            top1, half = interval([100 * r["top1"] for r in mine])
+            diffs = [100 * (r["top1"] - by[(BASELINE, frames, fraction, r["seed"])]["top1"]) for r in mine
+                     if (BASELINE, frames, fraction, r["seed"]) in by] if model != BASELINE else []
+            diff, diff_half = interval(diffs) if diffs else (None, None)
+            out.append({"frames": frames, "data (%)": round(100 * fraction), "model": model, "seeds": len(mine),
+                        "top-1": top1, "± 95%": half, f"- {BASELINE}": diff, "diff ± 95%": diff_half})
+    return pd.DataFrame(out)
+
+
+def random_table(rows: list[dict]) -> pd.DataFrame:
+    """Each model from random weights against the same seed, frames and data from the stand-in."""
+    tuned = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows
+             if r.get("weights", "stand-in") == "stand-in"}
+    out = []
+    for r in [r for r in rows if r.get("weights") == "random"]:
+        pretrained = tuned.get((r["model"], r["frames"], r["fraction"], r["seed"]))
+        out.append({"model": r["model"], "seed": r["seed"], "from random": 100 * r["top1"],
+                    "from the stand-in": 100 * pretrained["top1"] if pretrained else None})
+    return pd.DataFrame(out)
+
+
+def summarise(rows: list[dict], probe: dict, results: Path | None = None) -> None:
+    if not rows:
+        print("no finished runs yet")
+        return
+    print()
+    tables = {None: claims_table(rows)}
+    if any(r.get("weights") == "random" for r in rows):
+        tables["random"] = random_table(rows)
+    write_tables(results, tables, floatfmt=".1f")
+    print(f"\ntest top-1 (S_output) in points over {sum(1 for _ in rows)} runs; ± 95%: Student's t interval over "
+          f"seeds; - {BASELINE}: the same seed's {BASELINE} run subtracted. Floor (linear probe on motion "
+          f"features, all training videos): {100 * probe['floor_top1']:.1f}; chance {100 * probe['chance']:.1f}")
+    if results is not None:
+        plot(claims_table(rows), probe, results.with_suffix(".png"))
+
+
+def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, (column, fixed, label) in zip(axes, (("frames", ("data (%)", 100), "frames per clip (all training data)"),
+                                                  ("data (%)", ("frames", 8), "training videos per class (%), 8 frames"))):
+        part = table[table[fixed[0]] == fixed[1]]
+        for model in MODELS:
+            line = part[part.model == model].sort_values(column)
+            if len(line):
+                ax.errorbar(line[column], line["top-1"], yerr=line["± 95%"].fillna(0), marker="o", capsize=3,
+                            label=model)
+        ax.axhline(100 * probe["floor_top1"], color="grey", linestyle="--", label="floor (linear probe)")
+        ax.axhline(100 * probe["chance"], color="grey", linestyle=":", label="chance")
+        ax.set_xlabel(label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(part[column].unique()), [f"{v:g}" for v in sorted(part[column].unique())])
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test top-1 (%)")
+    axes[1].legend(fontsize=8)
+    figure.suptitle("Target world, fine-tuned from the stand-in (mean over seeds, 95% intervals)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    print(f"plot: {path}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
+    parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-claims")
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: DATA/claims.jsonl)")
+    parser.add_argument("--classes", type=int, default=12)
+    parser.add_argument("--per-class", type=int, default=20, help="training videos per class")
+    parser.add_argument("--test-per-class", type=int, default=5)
+    parser.add_argument("--nuisance", type=float, default=1.0)
+    parser.add_argument("--world", choices=("default", "target"), default="target")
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--frames", type=int, nargs="*", default=[1, 2, 4, 8])
+    parser.add_argument("--fractions", type=float, nargs="*", default=[0.1, 0.2, 0.4])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), help="default: all")
+    parser.add_argument("--random", action="store_true", help="also each model from random weights (seed 0, once)")
+    parser.add_argument("--summary", action="store_true", help="print the tables and plot of the finished runs only")
+    args = parser.parse_args(argv)
+    args.results = args.results or args.data / "claims.jsonl"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.summary:
+        folder, _ = dataset(args.data, args)
+        summarise(load_results(args.results), floor(folder), args.results)
+    else:
+        run_grid(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
