@@ -69,8 +69,8 @@ class CorpusOptions:
 @dataclass(frozen=True)
 class PretrainOptions:
     # A ResNet image tower (open_clip's ModifiedResNet, RN50's design at toy size): the kg-tiny ViT,
-    # trained the same way on the same corpus, stayed at the loss of the label prior for 12 epochs
-    # (BENCHMARKS.md, "A benchmark world").
+    # trained the same way on the same corpus, stays at the loss of the label prior (BENCHMARKS.md,
+    # "A benchmark world").
     model: str = "kg-tiny-rn"
     frames: int = 4  # per-frame encoder, mean-pooled: fewer frames per clip, more clips per second
     epochs: int = 12

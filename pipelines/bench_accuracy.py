@@ -9,9 +9,9 @@
     python pipelines/bench_accuracy.py mixing     # the Triplet Encoder's token mixing (none, pairs,
                                                   # batch, sequence) against CLIP-only, 3 seeds
 
-Every run: `kgtoolkit synth` (64 px, 16 frames, `--nuisance`), ingest into an embedded store,
-the config (plus `--set` overrides), model selection on the validation split, test top-1 once at
-the end. Datasets and graphs are cached under --data (they are deterministic). Each
+Every run: `kgtoolkit synth` (16 frames; 64 px, quirks 1 and `--nuisance` unless given), ingest
+into an embedded store, the config (plus `--set` overrides), model selection on the validation
+split, test top-1 once at the end. Datasets and graphs are cached under --data (they are deterministic). Each
 finished run is appended to --results (JSON lines), so a long grid can be stopped and resumed:
 runs already there are not redone.
 
@@ -56,13 +56,15 @@ CHANCE_NOTE = "chance = 1 / classes"
 def dataset(root: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     """(synth folder, embedded graph), made once per (world, classes, per-class, nuisance, seed)."""
     world = "" if args.world == "default" else f"{args.world}-"
-    name = f"ktps-{world}{args.classes}x{args.per_class}-n{args.nuisance:g}-s{args.data_seed}"
+    size, quirks = getattr(args, "size", 64), getattr(args, "quirks", 1)
+    shape = "" if (size, quirks) == (64, 1) else f"-{size}px-q{quirks}"
+    name = f"ktps-{world}{args.classes}x{args.per_class}-n{args.nuisance:g}-s{args.data_seed}{shape}"
     folder, graph = root / name, root / f"graph-{name}"
     if not (folder / "list" / "synth_truth.json").exists():
         shutil.rmtree(folder, ignore_errors=True)
         generate(folder, classes=args.classes, train_per_class=args.per_class, test_per_class=args.test_per_class,
-                 frames=16, size=64, seed=args.data_seed, nuisance=args.nuisance, world=args.world,
-                 quirks=1)  # the annotation quirks its BENCHMARKS figures were measured with
+                 frames=16, size=size, seed=args.data_seed, nuisance=args.nuisance, world=args.world,
+                 quirks=quirks)  # default 64 px and quirks 1: what its BENCHMARKS figures were measured on
     if not graph.exists():
         with EmbeddedGraphStore(graph) as store:
             ingest(folder, store)
@@ -108,13 +110,14 @@ def record(path: Path, row: dict) -> None:
 def cmd_main(args: argparse.Namespace) -> None:
     folder, graph = dataset(args.data, args)
     world = "" if args.world == "default" else f"-{args.world}"
-    name = f"main{world}-n{args.nuisance:g}" + "".join(f"-{o.replace('=', '_').replace('/', '_')}" for o in args.set)
+    name = f"main{world}-n{args.nuisance:g}-{args.config.stem}-{args.size}px-q{args.quirks}" + "".join(f"-{o.replace('=', '_').replace('/', '_')}" for o in args.set)
     row = run_once(graph, args.data / "runs" / name, args, [f"seed={args.seeds[0]}"])
-    row.update(overrides=args.set, seed=args.seeds[0], nuisance=args.nuisance, world=args.world, **floor(folder))
+    row.update(config=args.config.name, overrides=args.set, seed=args.seeds[0], nuisance=args.nuisance, world=args.world,
+               size=args.size, quirks=args.quirks, **floor(folder))
     record(args.results, row)
     print(json.dumps(row, indent=1))
     print(f"\n{args.classes} classes x {args.per_class} training videos (nuisance {args.nuisance:g}), "
-          f"tiny config, {torch.get_num_threads()} CPU threads: test top-1 {row['top1']:.1%} "
+          f"{args.config.name}, {torch.get_num_threads()} CPU threads: test top-1 {row['top1']:.1%} "
           f"(S_mm {row['s_mm_top1']:.1%}, S_tri {row['s_tri_top1']:.1%}), top-5 {row['top5']:.1%}, "
           f"chance {1 / args.classes:.1%}, floor (linear probe on motion features) {row['floor_top1']:.1%}; training + evaluation {row['train_seconds']:.0f} s "
           f"({row['train_seconds'] / 60:.1f} min)")
@@ -348,6 +351,8 @@ def main() -> None:
     parser.add_argument("--world", choices=("default", "target"), default="default",
                         help="synth --world: target is the benchmark world of kgtoolkit.synth.worlds")
     parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=64, help="synth --size (`kgtoolkit synth`'s default: 112)")
+    parser.add_argument("--quirks", type=int, default=1, help="synth --quirks (`kgtoolkit synth`'s default: 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (main, holdout: the first)")
     parser.add_argument("--frames", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])

@@ -79,3 +79,20 @@ def test_standin_builds_once_then_finds_its_checkpoint_and_a_config_names_it(tmp
     assert _resolved(load_config("tiny")).model.pretrained == str(built.path)
     with pytest.raises(ConfigurationError, match="kg-tiny-rn checkpoint; model.name is kg-tiny"):
         _resolved(load_config("tiny", ["model.name=kg-tiny"]))
+
+
+def test_kgtoolkit_pretrain_prints_the_cached_checkpoint_it_finds(tmp_path):
+    """`kgtoolkit pretrain --cache DIR` with the default options' checkpoint already there prints its
+    path and builds nothing (the build itself: the test above, through `standin`)."""
+    import subprocess
+    import sys
+
+    from kgtoolkit.pretrain import model_config
+
+    options = PretrainOptions()
+    cached = tmp_path / hashed_name(CorpusOptions(), options, model_config(options.model))
+    cached.write_bytes(b"a checkpoint")
+    result = subprocess.run([sys.executable, "-m", "kgtoolkit", "pretrain", "--cache", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(cached) and sorted(p.name for p in tmp_path.iterdir()) == [cached.name]

@@ -294,6 +294,22 @@ def test_a_per_edge_step_batch_serves_v_a_and_v_b_from_their_own_clips():
                                                                        per_video.vb_tail.tolist()))
 
 
+def test_a_movement_head_step_batch_holds_every_movement_each_clip_shows():
+    from kgtoolkit.train.step import step_batch
+
+    data = _graph()
+    indices = torch.tensor([0, 1, 2, 8])  # three training videos and a validation one (no annotations)
+    frames = torch.zeros(4, 2, 3, 4, 4)
+    head = step_batch(frames, indices, data, load_config(None, ["model.use_graph=false", "model.movement_head=1"]),
+                      0, 0, 0)
+    expected = torch.zeros(4, 6)
+    for row, i in enumerate(indices.tolist()):
+        expected[row, list(data.videos[i].movements)] = 1.0
+    assert torch.equal(head.shows, expected) and expected[:3].sum() == 1 + 2 + 3 and expected[3].sum() == 0
+    assert step_batch(frames, indices, data, load_config(None, ["model.movement_head=1"]), 0, 0, 0).shows is None
+    assert step_batch(frames, indices, data, load_config(None, ["model.use_graph=false"]), 0, 0, 0).shows is None
+
+
 def test_the_v_b_loss_reads_the_edges_own_clips():
     from kgtoolkit.model.kgclip import KGClip, StepBatch
 
