@@ -309,9 +309,7 @@ def pretrain_command(
     from kgtoolkit.pretrain import standin
 
     built = standin(cache, force=force, log=lambda line: err_console.print(line, markup=False))
-    if not built.cached:
-        err_console.print(f"stand-in built in {built.corpus_seconds + built.result.seconds:.0f} s, held-out "
-                          f"movement retrieval {_percent(built.result.epochs[-1]['held_out_top1'])}", markup=False)
+    err_console.print(built.summary(), markup=False)
     console.print(str(built.path), markup=False, soft_wrap=True)
 
 
@@ -341,19 +339,6 @@ def embed_command(run: RunOption = None, graph: GraphOption = None) -> None:
     _print_skipped("videos left without an embedding", written.skipped)
 
 
-def _parse_param(item: str) -> tuple[str, object]:
-    import yaml
-
-    name, sep, raw = item.partition("=")
-    if not sep or not name.isidentifier():
-        raise ConfigurationError(f"--param {item!r}: expected name=value, e.g. --param action='push up'")
-    try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
-    return name, raw if value is None and raw not in ("null", "~") else value
-
-
 @app.command("query")
 def query_command(
     cypher: Annotated[str, typer.Argument(help="A Cypher query; pass values with --param, never inline.",
@@ -367,11 +352,12 @@ def query_command(
 ) -> None:
     """Run Cypher against Neo4j (read-only unless --write) and print the rows."""
     from kgtoolkit.graph import cypher_store, open_graph
+    from kgtoolkit.graph.queries import parse_param
     from kgtoolkit.tables import FORMATS, format_rows, rows_frame
 
     if fmt not in FORMATS:
         raise ConfigurationError(f"--format {fmt!r}: use table, json or csv")
-    params = dict(_parse_param(p) for p in param or [])
+    params = dict(parse_param(p) for p in param or [])
     with open_graph(graph) as store:
         rows = cypher_store(store).cypher(cypher, params, write=write)  # writes need --write (ReadOnlyQueryError)
     if fmt != "table":

@@ -294,6 +294,12 @@ class Standin:
     corpus_seconds: float = 0.0
     result: PretrainResult | None = None
 
+    def summary(self) -> str:
+        if self.result is None:
+            return f"stand-in found in the cache: {self.path.name}"
+        return (f"stand-in built in {self.corpus_seconds + self.result.seconds:.0f} s, held-out movement retrieval "
+                f"top-1 {100 * self.result.epochs[-1]['held_out_top1']:.1f}%")
+
     def report(self, corpus: CorpusOptions, options: PretrainOptions) -> dict:
         report = {"checkpoint": str(self.path), "cached": self.cached, "corpus": asdict(corpus), "pretrain": asdict(options)}
         if self.result is not None:

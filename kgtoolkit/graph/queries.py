@@ -4,6 +4,7 @@ model by `kgtoolkit.schema` before they are formatted in."""
 
 from __future__ import annotations
 
+from kgtoolkit.errors import ConfigurationError
 from kgtoolkit.schema import (EMBEDDING, check_label, check_rel_type, check_vector_property, vector_index_name,
                               vector_run_property)
 
@@ -142,3 +143,18 @@ def exact_nearest(label: str, prop: str = EMBEDDING) -> str:
 
 
 SERVER_COMPONENTS = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
+
+
+def parse_param(item: str) -> tuple[str, object]:
+    """A query parameter as `kgtoolkit query --param name=value` gives it: the value a YAML scalar or
+    list (3, 0.5, true, 'text', [1, 2]); text that YAML cannot read stays text."""
+    import yaml
+
+    name, sep, raw = item.partition("=")
+    if not sep or not name.isidentifier():
+        raise ConfigurationError(f"--param {item!r}: expected name=value, e.g. --param action='push up'")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return name, raw if value is None and raw not in ("null", "~") else value
