@@ -122,8 +122,10 @@ def _table_rows(frame) -> list[list[str]] | None:
     from selenium.webdriver.common.by import By
 
     rows = frame.find_elements(By.CSS_SELECTOR, "table tbody tr")
-    cells = [[cell.text.strip() for cell in row.find_elements(By.CSS_SELECTOR, "td")] for row in rows]
-    return cells or None
+    # textContent, not .text: Selenium's .text is empty for a cell scrolled out of view or still being drawn
+    cells = [[(cell.get_attribute("textContent") or "").strip() for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+             for row in rows]
+    return cells if cells and all(all(row) for row in cells) else None
 
 
 def _json_in(text: str) -> dict | None:
@@ -216,11 +218,15 @@ def test_the_browser_logs_in_opens_the_guide_and_shows_a_cookbook_query_s_rows(b
     frames_before = len(_frames(browser))
     _run(browser, query.cypher)
     frame = _wait(browser, lambda d: len(_frames(d)) > frames_before and _frames(d)[0], "a frame for the query")
-    rows = _wait(browser, lambda d: _table_rows(frame), "the query's result table")
+    shown_rows = [[str(n), *(_shown(v) for v in row.values())] for n, row in enumerate(expected, start=1)]
+    # the rows are drawn a few at a time: wait for the table Bolt gives (on a timeout the page text is shown)
+    _wait(browser, lambda d: _table_rows(frame) == shown_rows, "the query's result table showing Bolt's rows")
+    rows = _table_rows(frame)
     # the table: a row number, then the columns the query returns, in its order
-    header = [cell.text.strip() for cell in frame.find_elements(By.CSS_SELECTOR, "table thead th")]
+    header = [(cell.get_attribute("textContent") or "").strip()
+              for cell in frame.find_elements(By.CSS_SELECTOR, "table thead th")]
     assert header[1:] == list(expected[0]), header
-    assert rows == [[str(n), *(_shown(v) for v in row.values())] for n, row in enumerate(expected, start=1)], rows
+    assert rows == shown_rows, rows
     assert not frame.find_elements(By.CSS_SELECTOR, '[data-testid="cypherFrameErrorMessage"]')
 
     frames_before = len(_frames(browser))
