@@ -356,22 +356,27 @@ def cmd_holdout(args: argparse.Namespace) -> None:
     write_tables(args.results, {None: pd.DataFrame(table)}, floatfmt=".1f")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("main", "claims", "holdout", "mixing"), nargs="?", default="main")
-    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny-scratch.yaml")
+def add_run_arguments(parser: argparse.ArgumentParser, *, config: str, data: str, nuisance: float, world: str) -> None:
+    """The options of every run of these benchmarks: the config, and the synth set it trains on."""
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / config)
     parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-accuracy")
-    parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: DATA/<what>.jsonl)")
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / data)
+    parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: under DATA)")
     parser.add_argument("--classes", type=int, default=12)
     parser.add_argument("--per-class", type=int, default=20, help="training videos per class")
     parser.add_argument("--test-per-class", type=int, default=5)
-    parser.add_argument("--nuisance", type=float, default=0.0, help="synth --nuisance (0 to 1)")
-    parser.add_argument("--world", choices=("default", "target"), default="default",
+    parser.add_argument("--nuisance", type=float, default=nuisance, help="synth --nuisance (0 to 1)")
+    parser.add_argument("--world", choices=("default", "target"), default=world,
                         help="synth --world: target is the benchmark world of kgtoolkit.synth.worlds")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=64, help="synth --size (`kgtoolkit synth`'s default: 112)")
     parser.add_argument("--quirks", type=int, default=1, help="synth --quirks (`kgtoolkit synth`'s default: 2)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("main", "claims", "holdout", "mixing"), nargs="?", default="main")
+    add_run_arguments(parser, config="tiny-scratch.yaml", data="kgtoolkit-bench-accuracy", nuisance=0.0, world="default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (main, holdout: the first)")
     parser.add_argument("--frames", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])

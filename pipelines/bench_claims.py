@@ -35,12 +35,11 @@ import argparse
 import itertools
 import math
 import statistics
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from bench_accuracy import REPO, dataset, floor, load_results, record, run_once
+from bench_accuracy import add_run_arguments, dataset, floor, load_results, record, run_once
 from kgtoolkit.tables import write_tables
 
 MODELS = {
@@ -177,16 +176,7 @@ def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "tiny.yaml")
-    parser.add_argument("--set", action="append", default=[], help="config override key=value (every run)")
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "kgtoolkit-bench-claims")
-    parser.add_argument("--results", type=Path, help="JSON lines of finished runs (default: DATA/claims.jsonl)")
-    parser.add_argument("--classes", type=int, default=12)
-    parser.add_argument("--per-class", type=int, default=20, help="training videos per class")
-    parser.add_argument("--test-per-class", type=int, default=5)
-    parser.add_argument("--nuisance", type=float, default=1.0)
-    parser.add_argument("--world", choices=("default", "target"), default="target")
-    parser.add_argument("--data-seed", type=int, default=0)
+    add_run_arguments(parser, config="tiny.yaml", data="kgtoolkit-bench-claims", nuisance=1.0, world="target")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--frames", type=int, nargs="*", default=[1, 2, 4, 8])
     parser.add_argument("--fractions", type=float, nargs="*", default=[0.1, 0.2, 0.4])
