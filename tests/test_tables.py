@@ -107,6 +107,36 @@ def test_benchmark_claims_table_from_result_rows():
     assert table["KG-CLIP n"].tolist() == [1, 2, 1] and table["CLIP-only n"].tolist() == [0, 1, 0]
 
 
+def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
+    """pipelines/bench_claims.py: per setting and model the mean over seeds with a Student's t 95%
+    interval, and the paired difference against CLIP-only on the same seed; random-weight runs
+    stay out of the grid's table and go to their own."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    pipelines = Path(__file__).resolve().parents[1] / "pipelines"
+    sys.path.insert(0, str(pipelines))  # bench_claims imports bench_accuracy
+    try:
+        spec = importlib.util.spec_from_file_location("bench_claims", pipelines / "bench_claims.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(pipelines))
+    rows = [{"model": m, "frames": 8, "fraction": 1.0, "seed": s, "top1": t, "weights": w}
+            for m, s, t, w in [("KG-CLIP", 0, 0.50, "stand-in"), ("KG-CLIP", 1, 0.70, "stand-in"),
+                               ("CLIP-only", 0, 0.40, "stand-in"), ("CLIP-only", 1, 0.65, "stand-in"),
+                               ("KG-CLIP", 0, 0.05, "random")]]
+    table = bench.claims_table(rows).set_index("model")
+    assert table.loc["KG-CLIP", "top-1"] == pytest.approx(60.0) and table.loc["KG-CLIP", "seeds"] == 2
+    assert table.loc["KG-CLIP", "± 95%"] == pytest.approx(12.706 * 14.1421356 / 2 ** 0.5, rel=1e-6)
+    assert table.loc["KG-CLIP", "- CLIP-only"] == pytest.approx(7.5)  # (10 + 5) / 2, paired by seed
+    assert table.loc["KG-CLIP", "diff ± 95%"] == pytest.approx(12.706 * 3.5355339 / 2 ** 0.5, rel=1e-6)
+    assert bench.random_table(rows).to_dict("records") == [
+        {"model": "KG-CLIP", "seed": 0, "from random": pytest.approx(5.0), "from the stand-in": pytest.approx(50.0)}]
+    assert bench.settings([1, 2, 4, 8], [0.1, 0.4]) == [(8, 1.0), (4, 1.0), (2, 1.0), (1, 1.0), (8, 0.4), (8, 0.1)]
+
+
 def test_ingest_and_stats_print_the_counts_table(tmp_path):
     """The CLI's summary of an ingest (in graph, written now) and `stats`, from the report's DataFrame."""
     import re
