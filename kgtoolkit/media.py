@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +193,10 @@ class ClipDecoder:
         return (clip - self.mean) / self.std
 
     def decode(self, spec: ClipSpec, train: bool = False, rng: random.Random | None = None) -> torch.Tensor:
+        return self.view(self.read(spec, lambda count: tsn_indices(count, self.frames, train, rng)), train, rng)
+
+    def read(self, spec: ClipSpec, pick: Callable[[int], list[int]] | None = None) -> np.ndarray:
+        """(T, H, W, 3) uint8 frames, short side `scale_size`: those `pick(frame count)` names, or every frame."""
         import decord
 
         if not os.path.isfile(spec.path):
@@ -205,8 +209,8 @@ class ClipDecoder:
         scale = short / min(width, height)
         out_w, out_h = max(short, round(width * scale)), max(short, round(height * scale))
         reader = decord.VideoReader(spec.path, width=out_w, height=out_h, num_threads=1)
-        indices = tsn_indices(len(reader), self.frames, train, rng)
-        return self.view(reader.get_batch(indices).asnumpy(), train, rng)  # (T, H, W, 3) uint8
+        indices = list(range(len(reader))) if pick is None else pick(len(reader))
+        return reader.get_batch(indices).asnumpy()
 
     def _augment(self, clip: torch.Tensor, rng: random.Random) -> torch.Tensor:
         """augment="kgtoolkit": the same random resized crop and brightness/contrast on every frame."""

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from kgtoolkit.ingest.splits import stable_key
 from kgtoolkit.model.backbone import Backbone, load_backbone
-from kgtoolkit.media import ClipDecoder, tsn_indices
+from kgtoolkit.media import ClipDecoder, spec_of, tsn_indices
 
 PRETRAIN_VERSION = 4  # bump when the loss or the loop changes what a given config produces
 
@@ -151,23 +151,14 @@ def _encode_video(backbone: Backbone, frames: torch.Tensor) -> torch.Tensor:
     return backbone.model.encode_image(frames.flatten(0, 1)).view(b, t, -1).mean(dim=1)
 
 
-def decode_corpus(clips: Sequence[tuple[Path, list[str]]], size: int,
+def decode_corpus(clips: Sequence[tuple[Path, list[str]]], decoder: ClipDecoder,
                   log: Callable[[str], None] = print) -> list[np.ndarray]:
-    """Every frame of every clip, short side `size`, centre-cropped square, uint8 (T, size, size, 3):
+    """Every frame of every clip as `decoder` reads it (uint8 (T, H, W, 3), short side its size):
     decoded once, so that an epoch costs the model's time only (a 4,608-clip corpus at 64 px holds
-    about 0.9 GB)."""
-    import decord
-
+    about 0.9 GB); `_batch` crops and normalises."""
     frames = []
     for n, (path, _) in enumerate(clips):
-        probe = decord.VideoReader(str(path), num_threads=1)
-        height, width = probe[0].shape[:2]
-        scale = size / min(width, height)
-        reader = decord.VideoReader(str(path), width=max(size, round(width * scale)),
-                                    height=max(size, round(height * scale)), num_threads=1)
-        array = reader.get_batch(list(range(len(reader)))).asnumpy()
-        top, left = (array.shape[1] - size) // 2, (array.shape[2] - size) // 2
-        frames.append(np.ascontiguousarray(array[:, top : top + size, left : left + size]))
+        frames.append(decoder.read(spec_of(path)))
         if (n + 1) % 1000 == 0:
             log(f"decoded {n + 1}/{len(clips)} clips")
     return frames
@@ -238,7 +229,7 @@ def pretrain(corpus: Path | Sequence[Path], out: Path, options: PretrainOptions 
     head = torch.nn.Linear(backbone.embed_dim, len(names))
     decoder = ClipDecoder(options.frames, backbone.image_size, backbone.mean, backbone.std)
     began = time.perf_counter()
-    frames = decode_corpus(clips, backbone.image_size, log)
+    frames = decode_corpus(clips, decoder, log)
     log(f"decoded {len(clips)} clips in {time.perf_counter() - began:.0f} s")
     optimiser = _optimiser(model, head, options)
     steps_per_epoch = max(1, len(train_idx) // options.batch_size)
