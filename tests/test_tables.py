@@ -137,6 +137,30 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
     assert bench.settings([1, 2, 4, 8], [0.1, 0.4]) == [(8, 1.0), (4, 1.0), (2, 1.0), (1, 1.0), (8, 0.4), (8, 0.1)]
 
 
+def test_holdout_selects_with_every_class_weighing_the_same_and_summarises_over_seeds():
+    """pipelines/bench_accuracy.py holdout: the selection score is the mean of per-class top-1 (a
+    class with many selection clips does not outweigh the others, as it would not in the test set);
+    the table averages each weight over seeds and adds the weight each seed chose."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "pipelines" / "bench_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # 8 clips of a held-out class all right, 2 of a trained class all wrong: 80% per clip, 50% balanced
+    assert bench.balanced_top1([True] * 8 + [False] * 2, ["new"] * 8 + ["old"] * 2) == pytest.approx(0.5)
+    rows = [{"weight": w, "seed": s, "held_top1": h, "held_only_top1": h, "seen_top1": t, "all_top1": (h + 3 * t) / 4,
+             "chosen_on_selection": c}
+            for w, s, h, t, c in [(0.0, 0, 0.0, 0.6, True), (1.0, 0, 0.4, 0.2, False),
+                                  (0.0, 1, 0.2, 0.4, False), (1.0, 1, 0.6, 0.4, True)]]
+    table = bench.holdout_table(rows).set_index("movement weight w")
+    assert list(table.index) == ["0 (text only)", "1", "chosen per seed (0, 1)"]
+    assert table["held-out top-1 (%)"].tolist() == pytest.approx([10.0, 50.0, 30.0])
+    assert table["training actions top-1 (%)"].tolist() == pytest.approx([50.0, 30.0, 50.0])
+    assert table["seeds"].tolist() == [2, 2, 2]
+
+
 def test_ingest_and_stats_print_the_counts_table(tmp_path):
     """The CLI's summary of an ingest (in graph, written now) and `stats`, from the report's DataFrame."""
     import re
