@@ -29,8 +29,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from kgtoolkit.graph import GraphStore
-from kgtoolkit.schema import action_sort_key
-from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
+from kgtoolkit.schema import REL_VA, REL_VB, action_sort_key
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS
 from kgtoolkit.media import VIDEO_SUFFIXES, ClipSpec
 from kgtoolkit.runs import LoadedRun, iter_encoded
 

@@ -30,8 +30,9 @@ import pandas as pd
 import torch
 
 from kgtoolkit.model.backbone import load_backbone
-from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_AB, REL_VA, REL_VB, KGClip
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, KGClip
 from kgtoolkit.model.triplet import MIXINGS
+from kgtoolkit.schema import REL_AB, REL_VA, REL_VB
 from kgtoolkit.tables import write_tables
 
 ACTIONS, MOVEMENTS = 24, 391  # the KG-CLIP release graph

@@ -47,7 +47,7 @@ from kgtoolkit.graph.base import (
     check_props,
     mixed_dimensions,
 )
-from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, check_label, schema_statements, vector_index_name
+from kgtoolkit.schema import EMBEDDING, LABELS, REL_TYPES, schema_statements, vector_index_name
 
 RETRY_ENV = "KGTOOLKIT_NEO4J_RETRY_SECONDS"
 _UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionPoolError)

@@ -44,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kgtoolkit.schema import LEARNED_RELATIONS
+
 Mixing = Literal["none", "pairs", "batch", "sequence"]
 MIXINGS: tuple[str, ...] = ("none", "pairs", "batch", "sequence")
 TWO_TOWER: frozenset[str] = frozenset({"none", "pairs", "batch"})
@@ -75,7 +77,7 @@ class _Block(nn.Module):
 
 
 class TripletEncoder(nn.Module):
-    def __init__(self, width: int, relations: int = 3, layers: int = 3, heads: int | None = None,
+    def __init__(self, width: int, relations: int = len(LEARNED_RELATIONS), layers: int = 3, heads: int | None = None,
                  dropout: float = 0.1, mixing: Mixing = "none"):
         super().__init__()
         if mixing not in MIXINGS:

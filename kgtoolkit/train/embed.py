@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from kgtoolkit.graph import GraphStore
-from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS, REL_VA, REL_VB
-from kgtoolkit.schema import EMBEDDING, INDEXED_VECTORS, VECTOR_PROPERTIES
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, MOVEMENT_WEIGHTS
+from kgtoolkit.schema import EMBEDDING, INDEXED_VECTORS, REL_VA, REL_VB, VECTOR_PROPERTIES
 from kgtoolkit.media import ClipSpec
 from kgtoolkit.runs import LoadedRun, load_run
 

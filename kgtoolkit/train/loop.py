@@ -22,8 +22,9 @@ from torch.utils.data import DataLoader
 
 from kgtoolkit.errors import ConfigurationError, DataError
 from kgtoolkit.graph import GraphStore
-from kgtoolkit.model.kgclip import CLASS_WEIGHTS, REL_VA, KGClip
+from kgtoolkit.model.kgclip import CLASS_WEIGHTS, KGClip
 from kgtoolkit.runs import RunDir, build_model, eval_decoder, iter_encoded, tokenize
+from kgtoolkit.schema import REL_VA
 from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
 from kgtoolkit.media import ClipDataset, ClipDecoder, ClipSpec, collate_edges
 from kgtoolkit.train.clips import EdgeBatches, EpochBatches
