@@ -3,6 +3,8 @@ writes loading where `model.pretrained: FILE` loads weights."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -96,3 +98,22 @@ def test_kgtoolkit_pretrain_prints_the_cached_checkpoint_it_finds(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(cached) and sorted(p.name for p in tmp_path.iterdir()) == [cached.name]
+
+
+@pytest.mark.parametrize("rank, order", [(0, ["find or build", "barrier"]), (1, ["barrier", "find or build"])])
+def test_under_torchrun_the_main_process_builds_the_standin_and_the_others_wait(monkeypatch, rank, order):
+    """Only rank 0 may build the stand-in: the other ranks wait at a barrier, then find it cached."""
+    import torch
+
+    from kgtoolkit.train import loop
+    from kgtoolkit.train.config import load_config
+    from kgtoolkit.train.runtime import Runtime
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.distributed, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(loop, "standin_checkpoint", lambda name: calls.append("find or build") or Path("/s.pt"))
+    config = loop._resolved(load_config("tiny"), Runtime(torch.device("cpu"), rank=rank, world=2))
+    assert calls == order and config.model.pretrained == "/s.pt"
+    calls.clear()
+    loop._resolved(load_config("tiny"), Runtime(torch.device("cpu")))
+    assert calls == ["find or build"]

@@ -176,7 +176,7 @@ def _prepare(config: TrainConfig, store: GraphStore, run: RunDir, resume: bool) 
         raise ConfigurationError(f"{run.path} already holds a run: pass --resume to continue it, or another --out")
     run_id = json.loads(run.info.read_text())["run_id"] if resume else run.name
 
-    config = _resolved(config)
+    config = _resolved(config, runtime)
     seed_everything(config.seed, "init")
     data = TripletSampler(store, config.data.page_size).load(
         train_fraction=config.data.train_fraction, protocol=config.data.protocol, seed=config.seed)
@@ -341,13 +341,19 @@ def standin_checkpoint(model: str) -> Path:
     return pretrain.standin(log=lambda line: print(f"[stand-in] {line}", file=sys.stderr, flush=True)).path
 
 
-def _resolved(config: TrainConfig) -> TrainConfig:
+def _resolved(config: TrainConfig, runtime: Runtime | None = None) -> TrainConfig:
     """The config as the run directory records it: `model.pretrained: standin` as the checkpoint's
     path, and the activation its weights imply written down (model.quick_gelu), so that loading the
-    run rebuilds the same model without those weights."""
+    run rebuilds the same model without those weights. Under torchrun the main process finds or
+    builds the stand-in, the others wait for it and then find it cached."""
     if config.model.pretrained == STANDIN:
         config = config.model_copy(deep=True)
+        distributed = runtime is not None and runtime.distributed
+        if distributed and not runtime.is_main:
+            torch.distributed.barrier()
         config.model.pretrained = str(standin_checkpoint(config.model.name))
+        if distributed and runtime.is_main:
+            torch.distributed.barrier()
     if config.model.quick_gelu is not None:
         return config
     from kgtoolkit.model.backbone import weights_quick_gelu
