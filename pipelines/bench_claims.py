@@ -33,6 +33,7 @@ import kgtoolkit  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loa
 
 import argparse
 import itertools
+import json
 import math
 import statistics
 from pathlib import Path
@@ -40,7 +41,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench_accuracy import add_run_arguments, dataset, floor, load_results, record, run_once
+from kgtoolkit.baselines import labelled_clips, probe_all
+from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.tables import write_tables
+from kgtoolkit.train.sampler import TripletSampler
 
 MODELS = {
     "KG-CLIP": [],
@@ -72,7 +76,7 @@ def interval(values: list[float]) -> tuple[float, float | None]:
 
 
 def run_grid(args: argparse.Namespace) -> None:
-    folder, graph = dataset(args.data, args)
+    _, graph = dataset(args.data, args)
     models = args.models or list(MODELS)
     done = {(r["model"], r["frames"], r["fraction"], r["seed"], r.get("weights", "stand-in"))
             for r in load_results(args.results)}
@@ -92,12 +96,29 @@ def run_grid(args: argparse.Namespace) -> None:
         row.update(model=model, frames=frames, fraction=fraction, seed=seed, weights=weights, overrides=args.set)
         record(args.results, row)
         print(f"  test top-1 {row['top1']:.1%} (S_mm {row['s_mm_top1']:.1%}) in {row['train_seconds']:.0f} s", flush=True)
-    summarise(load_results(args.results), floor(folder), args.results)
+    summarise_results(args)
 
 
-def claims_table(rows: list[dict]) -> pd.DataFrame:
+def fraction_floor(folder: Path, graph: Path, fraction: float, seed: int) -> float:
+    """The floor of a setting: the linear probe on motion features (`motion_grid`) fitted on the very
+    training videos a run with this fraction and seed trains on (the graph's training split, less
+    its validation videos, `data.train_fraction`'s stratified subset), scored on the test videos.
+    Cached beside the folder."""
+    cache = folder.with_name(f"floor-{folder.name}-p{fraction:g}-s{seed if fraction < 1 else 0}.json")
+    if not cache.exists():
+        with EmbeddedGraphStore(graph) as store:
+            trained = {Path(v.path).resolve() for v in TripletSampler(store).load(train_fraction=fraction, seed=seed)
+                       .split("train") if v.path}
+        train = [(path, label) for path, label in labelled_clips(folder, "train") if path.resolve() in trained]
+        result = probe_all(train, labelled_clips(folder, "test"), sets=["motion_grid"])[0]
+        cache.write_text(json.dumps({"floor_top1": result.accuracy, "videos": len(train)}) + "\n")
+    return json.loads(cache.read_text())["floor_top1"]
+
+
+def claims_table(rows: list[dict], floors: dict[tuple[float, int], float] | None = None) -> pd.DataFrame:
     """Per setting and model: mean test top-1 over seeds (points), seeds, and the paired difference
-    against the same seed's CLIP-only run: mean and 95% interval."""
+    against the same seed's CLIP-only run: mean and 95% interval; with `floors` ((fraction, seed) ->
+    the probe's top-1), the setting's floor averaged over the same seeds."""
     tuned = [r for r in rows if r.get("weights", "stand-in") == "stand-in"]
     by = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in tuned}
     out = []
@@ -110,8 +131,28 @@ def claims_table(rows: list[dict]) -> pd.DataFrame:
             diffs = [100 * (r["top1"] - by[(BASELINE, frames, fraction, r["seed"])]["top1"]) for r in mine
                      if (BASELINE, frames, fraction, r["seed"]) in by] if model != BASELINE else []
             diff, diff_half = interval(diffs) if diffs else (None, None)
-            out.append({"frames": frames, "data (%)": round(100 * fraction), "model": model, "seeds": len(mine),
-                        "top-1": top1, "± 95%": half, f"- {BASELINE}": diff, "diff ± 95%": diff_half})
+            entry = {"frames": frames, "data (%)": round(100 * fraction), "model": model, "seeds": len(mine),
+                     "top-1": top1, "± 95%": half, f"- {BASELINE}": diff, "diff ± 95%": diff_half}
+            if floors is not None:
+                entry["floor"] = statistics.mean(100 * floors[(fraction, r["seed"])] for r in mine)
+            out.append(entry)
+    return pd.DataFrame(out)
+
+
+def pooled_table(rows: list[dict]) -> pd.DataFrame:
+    """Per model, every (setting, seed) pair against the same CLIP-only run pooled: how often the
+    model is ahead, level or behind, and the mean paired difference with its 95% interval."""
+    tuned = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows
+             if r.get("weights", "stand-in") == "stand-in"}
+    out = []
+    for model in [m for m in MODELS if m != BASELINE]:
+        diffs = [100 * (r["top1"] - tuned[(BASELINE, *key[1:])]["top1"]) for key, r in tuned.items()
+                 if key[0] == model and (BASELINE, *key[1:]) in tuned]
+        if diffs:
+            mean, half = interval(diffs)
+            out.append({"model": model, "pairs": len(diffs), "ahead": sum(d > 0 for d in diffs),
+                        "level": sum(d == 0 for d in diffs), "behind": sum(d < 0 for d in diffs),
+                        f"- {BASELINE}": mean, "diff ± 95%": half})
     return pd.DataFrame(out)
 
 
@@ -127,20 +168,23 @@ def random_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def summarise(rows: list[dict], probe: dict, results: Path | None = None) -> None:
+def summarise(rows: list[dict], probe: dict, results: Path | None = None,
+              floors: dict[tuple[float, int], float] | None = None) -> None:
     if not rows:
         print("no finished runs yet")
         return
     print()
-    tables = {None: claims_table(rows)}
+    table = claims_table(rows, floors)
+    tables = {None: table, "pooled": pooled_table(rows)}
     if any(r.get("weights") == "random" for r in rows):
         tables["random"] = random_table(rows)
     write_tables(results, tables, floatfmt=".1f")
     print(f"\ntest top-1 (S_output) in points over {sum(1 for _ in rows)} runs; ± 95%: Student's t interval over "
-          f"seeds; - {BASELINE}: the same seed's {BASELINE} run subtracted. Floor (linear probe on motion "
-          f"features, all training videos): {100 * probe['floor_top1']:.1f}; chance {100 * probe['chance']:.1f}")
+          f"seeds; - {BASELINE}: the same seed's {BASELINE} run subtracted; floor: a linear probe on motion "
+          f"features (all frames) fitted on the setting's training videos, mean over its seeds; pooled: every "
+          f"setting and seed. Chance {100 * probe['chance']:.1f}")
     if results is not None:
-        plot(claims_table(rows), probe, results.with_suffix(".png"))
+        plot(table, probe, results.with_suffix(".png"))
 
 
 def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
@@ -158,7 +202,12 @@ def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
             if len(line):
                 ax.errorbar(line[column], line["top-1"], yerr=line["± 95%"].fillna(0), marker="o", capsize=3,
                             label=model)
-        ax.axhline(100 * probe["floor_top1"], color="grey", linestyle="--", label="floor (linear probe)")
+        if "floor" in part:
+            floor_line = part.drop_duplicates(column).sort_values(column)
+            ax.plot(floor_line[column], floor_line["floor"], color="grey", linestyle="--", marker="x",
+                    label="floor (linear probe)")
+        else:
+            ax.axhline(100 * probe["floor_top1"], color="grey", linestyle="--", label="floor (linear probe)")
         ax.axhline(100 * probe["chance"], color="grey", linestyle=":", label="chance")
         ax.set_xlabel(label)
         ax.set_xscale("log", base=2)
@@ -188,11 +237,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def summarise_results(args: argparse.Namespace) -> None:
+    """The tables and the plot of every finished run in --results, each setting beside its floor."""
+    folder, graph = dataset(args.data, args)
+    rows = load_results(args.results)
+    keys = {(r["fraction"], r["seed"]) for r in rows if r.get("weights", "stand-in") == "stand-in"}
+    floors = {key: fraction_floor(folder, graph, *key) for key in sorted(keys)}
+    summarise(rows, floor(folder), args.results, floors)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.summary:
-        folder, _ = dataset(args.data, args)
-        summarise(load_results(args.results), floor(folder), args.results)
+        summarise_results(args)
     else:
         run_grid(args)
     return 0

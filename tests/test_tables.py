@@ -135,6 +135,11 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
     assert bench.random_table(rows).to_dict("records") == [
         {"model": "KG-CLIP", "seed": 0, "from random": pytest.approx(5.0), "from the stand-in": pytest.approx(50.0)}]
     assert bench.settings([1, 2, 4, 8], [0.1, 0.4]) == [(8, 1.0), (4, 1.0), (2, 1.0), (1, 1.0), (8, 0.4), (8, 0.1)]
+    floors = {(1.0, 0): 0.15, (1.0, 1): 0.25}
+    assert bench.claims_table(rows, floors).set_index("model").loc["KG-CLIP", "floor"] == pytest.approx(20.0)
+    pooled = bench.pooled_table(rows).set_index("model")  # the random-weight run is not a pair
+    assert pooled.loc["KG-CLIP", ["pairs", "ahead", "level", "behind"]].tolist() == [2, 2, 0, 0]
+    assert pooled.loc["KG-CLIP", "- CLIP-only"] == pytest.approx(7.5)
 
 
 def test_holdout_selects_with_every_class_weighing_the_same_and_summarises_over_seeds():
