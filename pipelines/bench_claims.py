@@ -53,6 +53,7 @@ MODELS = {
     "CLIP + movement head": ["model.use_graph=false", "model.movement_head=1.0"],
 }
 BASELINE = "CLIP-only"
+GRAPH_MODELS = ("KG-CLIP", "KG-CLIP (authors)")  # with a Triplet Encoder: S_output mixes S_mm and S_tri
 RANDOM = ["model.pretrained=null"]  # the same model from random weights
 
 
@@ -133,6 +134,9 @@ def claims_table(rows: list[dict], floors: dict[tuple[float, int], float] | None
             diff, diff_half = interval(diffs) if diffs else (None, None)
             entry = {"frames": frames, "data (%)": round(100 * fraction), "model": model, "seeds": len(mine),
                      "top-1": top1, "± 95%": half, f"- {BASELINE}": diff, "diff ± 95%": diff_half}
+            if model in GRAPH_MODELS:  # S_output's two parts alone, on the same test clips
+                entry["S_mm"] = statistics.mean(100 * r["s_mm_top1"] for r in mine)
+                entry["S_tri"] = statistics.mean(100 * r["s_tri_top1"] for r in mine)
             if floors is not None:
                 entry["floor"] = statistics.mean(100 * floors[(fraction, r["seed"])] for r in mine)
             out.append(entry)

@@ -123,7 +123,8 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
         spec.loader.exec_module(bench)
     finally:
         sys.path.remove(str(pipelines))
-    rows = [{"model": m, "frames": 8, "fraction": 1.0, "seed": s, "top1": t, "weights": w}
+    rows = [{"model": m, "frames": 8, "fraction": 1.0, "seed": s, "top1": t, "weights": w, "s_mm_top1": t - 0.1,
+             "s_tri_top1": t / 2}
             for m, s, t, w in [("KG-CLIP", 0, 0.50, "stand-in"), ("KG-CLIP", 1, 0.70, "stand-in"),
                                ("CLIP-only", 0, 0.40, "stand-in"), ("CLIP-only", 1, 0.65, "stand-in"),
                                ("KG-CLIP", 0, 0.05, "random")]]
@@ -132,6 +133,8 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
     assert table.loc["KG-CLIP", "± 95%"] == pytest.approx(12.706 * 14.1421356 / 2 ** 0.5, rel=1e-6)
     assert table.loc["KG-CLIP", "- CLIP-only"] == pytest.approx(7.5)  # (10 + 5) / 2, paired by seed
     assert table.loc["KG-CLIP", "diff ± 95%"] == pytest.approx(12.706 * 3.5355339 / 2 ** 0.5, rel=1e-6)
+    assert table.loc["KG-CLIP", ["S_mm", "S_tri"]].tolist() == pytest.approx([50.0, 30.0])  # S_output's parts
+    assert pd.isna(table.loc["CLIP-only", "S_tri"])
     assert bench.random_table(rows).to_dict("records") == [
         {"model": "KG-CLIP", "seed": 0, "from random": pytest.approx(5.0), "from the stand-in": pytest.approx(50.0)}]
     assert bench.settings([1, 2, 4, 8], [0.1, 0.4]) == [(8, 1.0), (4, 1.0), (2, 1.0), (1, 1.0), (8, 0.4), (8, 0.1)]
