@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from kgtoolkit.ingest.splits import stable_key
 from kgtoolkit.model.backbone import Backbone, load_backbone
 from kgtoolkit.media import ClipDecoder, spec_of, tsn_indices
+from kgtoolkit.train.checkpoint import load_checkpoint, save_checkpoint
 
 PRETRAIN_VERSION = 4  # bump when the loss or the loop changes what a given config produces
 
@@ -210,7 +211,9 @@ def _optimiser(model: torch.nn.Module, head: torch.nn.Module, options: PretrainO
 
 def pretrain(corpus: Path | Sequence[Path], out: Path, options: PretrainOptions = PretrainOptions(),
              log: Callable[[str], None] = print) -> PretrainResult:
-    """Train the stand-in on source corpus folders and save its open_clip state dict to `out`."""
+    """Train the stand-in on source corpus folders and save its open_clip state dict to `out`. Every
+    epoch leaves a resume checkpoint beside it (`out` + ".resume"): a build that was stopped goes on
+    from its last finished epoch and ends where an uninterrupted one would (same device and threads)."""
     torch.manual_seed(options.seed)
     clips = corpus_clips(corpus)
     order = list(range(len(clips)))
@@ -237,7 +240,14 @@ def pretrain(corpus: Path | Sequence[Path], out: Path, options: PretrainOptions 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (
         1 + math.cos(math.pi * min(1.0, max(0, s - warmup) / max(1, total - warmup)))))
     result = PretrainResult(out, 0.0, 0)
-    for epoch in range(options.epochs):
+    resume, first = Path(f"{out}.resume"), 0
+    if resume.is_file():
+        state = load_checkpoint(resume)
+        for part, saved in zip((model, head, optimiser, schedule), state["parts"]):
+            part.load_state_dict(saved)
+        first, result.clips_seen, result.epochs = state["epoch"] + 1, state["clips_seen"], json.loads(state["epochs"])
+        log(f"resumed after epoch {first} of {options.epochs} ({resume})")
+    for epoch in range(first, options.epochs):
         shuffled = list(train_idx)
         random.Random(stable_key("order", options.seed, epoch)).shuffle(shuffled)
         losses = []
@@ -263,12 +273,15 @@ def pretrain(corpus: Path | Sequence[Path], out: Path, options: PretrainOptions 
                "held_out_top1": round(retrieval_top1(backbone, decoder, frames, clips, held_idx, names), 4),
                "seconds": round(time.perf_counter() - began, 1)}
         result.epochs.append(row)
+        save_checkpoint({"parts": [part.state_dict() for part in (model, head, optimiser, schedule)], "epoch": epoch,
+                         "clips_seen": result.clips_seen, "epochs": json.dumps(result.epochs)}, resume)
         log(json.dumps(row))
     result.seconds = time.perf_counter() - began
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
     torch.save(model.state_dict(), tmp)
     tmp.replace(out)
+    resume.unlink(missing_ok=True)
     return result
 
 

@@ -48,6 +48,31 @@ def test_a_tiny_pretraining_run_writes_weights_that_model_pretrained_loads(tmp_p
     assert any(not torch.equal(loaded[k], initial[k]) for k in saved)  # trained
 
 
+def test_a_stopped_pretraining_resumes_from_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path):
+    corpus = tmp_path / "corpus"
+    generate(corpus, classes=3, train_per_class=4, test_per_class=0, frames=6, size=32, world="source", quirks=0)
+    options = PretrainOptions(frames=2, epochs=3, batch_size=4)
+    whole = pretrain(corpus, tmp_path / "whole.pt", options, log=lambda _: None)
+
+    def stop_after_the_first_epoch(line: str) -> None:
+        if line.startswith('{"epoch": 1,'):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "stopped.pt"
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(corpus, out, options, log=stop_after_the_first_epoch)
+    assert not out.exists() and Path(f"{out}.resume").is_file()
+    lines: list[str] = []
+    resumed = pretrain(corpus, out, options, log=lines.append)
+    assert any(line.startswith("resumed after epoch 1 of 3") for line in lines)
+    assert sum(line.startswith('{"epoch"') for line in lines) == 2  # epochs 2 and 3 only
+    assert not Path(f"{out}.resume").exists()
+    assert resumed.clips_seen == whole.clips_seen and len(resumed.epochs) == 3
+    assert [e["loss"] for e in resumed.epochs] == [e["loss"] for e in whole.epochs]
+    a, b = torch.load(tmp_path / "whole.pt", weights_only=True), torch.load(out, weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_the_cache_name_changes_with_every_input():
     base = hashed_name(CorpusOptions(), PretrainOptions(), {"a": 1})
     assert base == hashed_name(CorpusOptions(), PretrainOptions(), {"a": 1})
