@@ -192,34 +192,50 @@ def summarise(rows: list[dict], probe: dict, results: Path | None = None,
 
 
 def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
+    """Top row: test top-1 against frames and against data, one line per model, the floor and chance.
+    Bottom row: each model's paired difference against CLIP-only, the line at 0 is CLIP-only. Bars:
+    95% intervals over seeds; the models are shifted a little sideways so that bars do not cover
+    each other."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, (column, fixed, label) in zip(axes, (("frames", ("data (%)", 100), "frames per clip (all training data)"),
-                                                  ("data (%)", ("frames", 8), "training videos per class (%), 8 frames"))):
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex="col", sharey="row",
+                                gridspec_kw={"height_ratios": [3, 2]})
+    panels = (("frames", ("data (%)", 100), "frames per clip (all training data)"),
+              ("data (%)", ("frames", 8), "training videos per class (%), 8 frames"))
+    for col, (column, fixed, label) in enumerate(panels):
         part = table[table[fixed[0]] == fixed[1]]
-        for model in MODELS:
+        top, bottom = axes[0, col], axes[1, col]
+        for n, model in enumerate(MODELS):
             line = part[part.model == model].sort_values(column)
-            if len(line):
-                ax.errorbar(line[column], line["top-1"], yerr=line["± 95%"].fillna(0), marker="o", capsize=3,
-                            label=model)
+            if not len(line):
+                continue
+            shift = 2 ** (0.04 * (n - 1.5))  # log axis: a factor
+            colour = f"C{n}"
+            top.errorbar(line[column] * shift, line["top-1"], yerr=line["± 95%"].fillna(0), marker="o", capsize=3,
+                         label=model, color=colour)
+            if model != BASELINE:
+                bottom.errorbar(line[column] * shift, line[f"- {BASELINE}"], yerr=line["diff ± 95%"].fillna(0),
+                                marker="o", capsize=3, label=f"{model} - {BASELINE}", color=colour)
         if "floor" in part:
             floor_line = part.drop_duplicates(column).sort_values(column)
-            ax.plot(floor_line[column], floor_line["floor"], color="grey", linestyle="--", marker="x",
-                    label="floor (linear probe)")
+            top.plot(floor_line[column], floor_line["floor"], color="grey", linestyle="--", marker="x",
+                     label="floor (linear probe)")
         else:
-            ax.axhline(100 * probe["floor_top1"], color="grey", linestyle="--", label="floor (linear probe)")
-        ax.axhline(100 * probe["chance"], color="grey", linestyle=":", label="chance")
-        ax.set_xlabel(label)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted(part[column].unique()), [f"{v:g}" for v in sorted(part[column].unique())])
-        ax.minorticks_off()
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test top-1 (%)")
-    axes[1].legend(fontsize=8)
+            top.axhline(100 * probe["floor_top1"], color="grey", linestyle="--", label="floor (linear probe)")
+        top.axhline(100 * probe["chance"], color="grey", linestyle=":", label="chance")
+        bottom.axhline(0, color="C2", linewidth=1)
+        bottom.set_xlabel(label)
+        for ax in (top, bottom):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(part[column].unique()), [f"{v:g}" for v in sorted(part[column].unique())])
+            ax.minorticks_off()
+            ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test top-1 (%)")
+    axes[1, 0].set_ylabel(f"paired difference vs {BASELINE}\n(points)")
+    axes[0, 1].legend(fontsize=8)
     figure.suptitle("Target world, fine-tuned from the stand-in (mean over seeds, 95% intervals)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
