@@ -143,20 +143,36 @@ def claims_table(rows: list[dict], floors: dict[tuple[float, int], float] | None
     return pd.DataFrame(out)
 
 
+def sign_test(ahead: int, behind: int) -> float:
+    """Two-sided binomial sign test of ahead against behind (ties left out)."""
+    n = ahead + behind
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(max(ahead, behind), n + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
 def pooled_table(rows: list[dict]) -> pd.DataFrame:
     """Per model, every (setting, seed) pair against the same CLIP-only run pooled: how often the
-    model is ahead, level or behind, and the mean paired difference with its 95% interval."""
+    model is ahead, level or behind (with the sign test's p), the mean paired difference with its
+    95% interval over the pairs, and the stricter interval over seeds, each seed's pairs averaged
+    first (the settings of one seed share its initialisation and data order)."""
     tuned = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows
              if r.get("weights", "stand-in") == "stand-in"}
     out = []
     for model in [m for m in MODELS if m != BASELINE]:
-        diffs = [100 * (r["top1"] - tuned[(BASELINE, *key[1:])]["top1"]) for key, r in tuned.items()
-                 if key[0] == model and (BASELINE, *key[1:]) in tuned]
-        if diffs:
-            mean, half = interval(diffs)
-            out.append({"model": model, "pairs": len(diffs), "ahead": sum(d > 0 for d in diffs),
-                        "level": sum(d == 0 for d in diffs), "behind": sum(d < 0 for d in diffs),
-                        f"- {BASELINE}": mean, "diff ± 95%": half})
+        pairs = {key: 100 * (r["top1"] - tuned[(BASELINE, *key[1:])]["top1"]) for key, r in tuned.items()
+                 if key[0] == model and (BASELINE, *key[1:]) in tuned}
+        if not pairs:
+            continue
+        diffs = list(pairs.values())
+        mean, half = interval(diffs)
+        seeds = sorted({key[3] for key in pairs})
+        _, seed_half = interval([statistics.mean(d for key, d in pairs.items() if key[3] == seed) for seed in seeds])
+        ahead, behind = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+        out.append({"model": model, "pairs": len(diffs), "ahead": ahead, "level": len(diffs) - ahead - behind,
+                    "behind": behind, "sign test p (%)": 100 * sign_test(ahead, behind), f"- {BASELINE}": mean,
+                    "± 95% (pairs)": half, "± 95% (seeds)": seed_half})
     return pd.DataFrame(out)
 
 

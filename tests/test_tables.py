@@ -143,6 +143,9 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
     pooled = bench.pooled_table(rows).set_index("model")  # the random-weight run is not a pair
     assert pooled.loc["KG-CLIP", ["pairs", "ahead", "level", "behind"]].tolist() == [2, 2, 0, 0]
     assert pooled.loc["KG-CLIP", "- CLIP-only"] == pytest.approx(7.5)
+    assert pooled.loc["KG-CLIP", "± 95% (seeds)"] == pytest.approx(12.706 * 3.5355339 / 2 ** 0.5, rel=1e-6)
+    assert pooled.loc["KG-CLIP", "sign test p (%)"] == pytest.approx(50.0)  # 2 of 2 ahead: 2 * 1/4
+    assert bench.sign_test(22, 13) == pytest.approx(0.1755, abs=1e-4) and bench.sign_test(0, 0) == 1.0
 
 
 def test_holdout_selects_with_every_class_weighing_the_same_and_summarises_over_seeds():
