@@ -134,7 +134,7 @@ def claims_table(rows: list[dict], floors: dict[tuple[float, int], float] | None
             diff, diff_half = interval(diffs) if diffs else (None, None)
             entry = {"frames": frames, "data (%)": round(100 * fraction), "model": model, "seeds": len(mine),
                      "top-1": top1, "± 95%": half, f"- {BASELINE}": diff, "diff ± 95%": diff_half}
-            if model in GRAPH_MODELS:  # S_output's two parts alone, on the same test clips
+            if model in GRAPH_MODELS and all(r.get("s_tri_top1") is not None for r in mine):  # S_output's parts
                 entry["S_mm"] = statistics.mean(100 * r["s_mm_top1"] for r in mine)
                 entry["S_tri"] = statistics.mean(100 * r["s_tri_top1"] for r in mine)
             if floors is not None:
@@ -207,7 +207,7 @@ def summarise(rows: list[dict], probe: dict, results: Path | None = None,
         plot(table, probe, results.with_suffix(".png"))
 
 
-def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
+def plot(table: pd.DataFrame, probe: dict, path: Path, checkpoint: str = "validation-selected") -> None:
     """Top row: test top-1 against frames and against data, one line per model, the floor and chance.
     Bottom row: each model's paired difference against CLIP-only, the line at 0 is CLIP-only. Bars:
     95% intervals over seeds; the models are shifted a little sideways so that bars do not cover
@@ -252,7 +252,7 @@ def plot(table: pd.DataFrame, probe: dict, path: Path) -> None:
     axes[0, 0].set_ylabel("test top-1 (%)")
     axes[1, 0].set_ylabel(f"paired difference vs {BASELINE}\n(points)")
     axes[0, 1].legend(fontsize=8)
-    figure.suptitle("Target world, fine-tuned from the stand-in (mean over seeds, 95% intervals)")
+    figure.suptitle(f"Target world, fine-tuned from the stand-in, {checkpoint} (mean over seeds, 95% intervals)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -268,9 +268,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", choices=list(MODELS), help="default: all")
     parser.add_argument("--random", action="store_true", help="also each model from random weights (seed 0, once)")
     parser.add_argument("--summary", action="store_true", help="print the tables and plot of the finished runs only")
+    parser.add_argument("--last", action="store_true",
+                        help="score every finished run's last-epoch checkpoint on the test clips (no model selection)")
     args = parser.parse_args(argv)
     args.results = args.results or args.data / "claims.jsonl"
     return args
+
+
+def run_key(row: dict) -> tuple:
+    return row["model"], row["frames"], row["fraction"], row["seed"], row.get("weights", "stand-in")
+
+
+def last_epochs(args: argparse.Namespace) -> None:
+    """Each finished run's last-epoch checkpoint scored on the test clips (`classify`'s S_output,
+    what the run's own test measured with the selected one): the grid without model selection.
+    Recorded in RESULTS.last.jsonl, never redone; the run's selected checkpoint is scored the same way
+    beside it, which must give the run's own test top-1."""
+    from kgtoolkit.classify import Classifier
+    from kgtoolkit.runs import load_run
+
+    folder, graph = dataset(args.data, args)
+    path = args.results.with_suffix(".last.jsonl")
+    done = {tuple(r["key"]) for r in load_results(path)}
+    clips = sorted((folder / "test_videos").glob("*/*.mp4"))
+    truth = [c.parent.name.replace("_", " ") for c in clips]
+    with EmbeddedGraphStore(graph) as store:
+        for row in load_results(args.results):
+            key = run_key(row)
+            if key in done or row.get("weights", "stand-in") != "stand-in":
+                continue
+            scores = {}
+            for checkpoint in ("last", "best"):
+                results = Classifier(load_run(Path(row["run_dir"]), "cpu", checkpoint), store, k=1)(clips)
+                scores[checkpoint] = statistics.mean(r.top[0].action == t for r, t in zip(results, truth))
+            record(path, {"key": list(key), "last_top1": scores["last"], "best_top1": scores["best"]})
+            print(f"{key}: last epoch {scores['last']:.1%}, selected {scores['best']:.1%} "
+                  f"(its test: {row['top1']:.1%})", flush=True)
+
+
+def with_last_epochs(rows: list[dict], path: Path) -> list[dict]:
+    """The rows with top1 replaced by their last epoch's (the runs scored by `--last`; S_output only)."""
+    last = {tuple(r["key"]): r["last_top1"] for r in load_results(path)}
+    return [{**r, "top1": last[run_key(r)], "s_mm_top1": None, "s_tri_top1": None} for r in rows if run_key(r) in last]
 
 
 def summarise_results(args: argparse.Namespace) -> None:
@@ -280,11 +319,21 @@ def summarise_results(args: argparse.Namespace) -> None:
     keys = {(r["fraction"], r["seed"]) for r in rows if r.get("weights", "stand-in") == "stand-in"}
     floors = {key: fraction_floor(folder, graph, *key) for key in sorted(keys)}
     summarise(rows, floor(folder), args.results, floors)
+    last = with_last_epochs(rows, args.results.with_suffix(".last.jsonl"))
+    if last:
+        print("\nthe same runs at their last epoch (no model selection):")
+        table = claims_table(last, floors)
+        write_tables(args.results.with_suffix(".last.json"), {None: table, "pooled": pooled_table(last)},
+                     floatfmt=".1f")
+        plot(table, floor(folder), args.results.with_suffix(".last.png"), "at the last epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.summary:
+    if args.last:
+        last_epochs(args)
+        summarise_results(args)
+    elif args.summary:
         summarise_results(args)
     else:
         run_grid(args)

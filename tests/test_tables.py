@@ -107,7 +107,7 @@ def test_benchmark_claims_table_from_result_rows():
     assert table["KG-CLIP n"].tolist() == [1, 2, 1] and table["CLIP-only n"].tolist() == [0, 1, 0]
 
 
-def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
+def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run(tmp_path):
     """pipelines/bench_claims.py: per setting and model the mean over seeds with a Student's t 95%
     interval, and the paired difference against CLIP-only on the same seed; random-weight runs
     stay out of the grid's table and go to their own."""
@@ -146,6 +146,13 @@ def test_bench_claims_pairs_each_model_with_the_same_seeds_clip_only_run():
     assert pooled.loc["KG-CLIP", "± 95% (seeds)"] == pytest.approx(12.706 * 3.5355339 / 2 ** 0.5, rel=1e-6)
     assert pooled.loc["KG-CLIP", "sign test p (%)"] == pytest.approx(50.0)  # 2 of 2 ahead: 2 * 1/4
     assert bench.sign_test(22, 13) == pytest.approx(0.1755, abs=1e-4) and bench.sign_test(0, 0) == 1.0
+    # --last: the same runs at their last epoch; S_mm and S_tri were the selected checkpoint's, so they go
+    last = tmp_path / "claims.last.jsonl"
+    last.write_text("".join(json.dumps({"key": list(bench.run_key(r)), "last_top1": r["top1"] + 0.1, "best_top1": r["top1"]})
+                            + "\n" for r in rows[:2]))
+    moved = bench.with_last_epochs(rows, last)
+    assert [r["top1"] for r in moved] == pytest.approx([0.6, 0.8]) and all(r["s_tri_top1"] is None for r in moved)
+    assert "S_tri" not in bench.claims_table(moved).columns
 
 
 def test_holdout_selects_with_every_class_weighing_the_same_and_summarises_over_seeds():
