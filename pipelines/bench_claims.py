@@ -22,9 +22,17 @@ against the same seed's CLIP-only run, the mean paired difference with its 95% c
 (Student's t); and a plot (accuracy against frames and against data, one line per model, 95%
 intervals over seeds).
 
-    .venv/bin/python pipelines/bench_claims.py --seeds 0            # one seed of the grid (~1 h on 2 cores)
-    .venv/bin/python pipelines/bench_claims.py --seeds 0 1 2 --random
-    .venv/bin/python pipelines/bench_claims.py --summary            # the tables and the plot of what ran
+Model selection is the config's (validation; for the KG-CLIP models only among the epochs after
+the graph warm-up); `--last` scores every finished run's last-epoch checkpoint on the test clips as
+well (RESULTS.last.jsonl), the grid without model selection, with its own tables and plot.
+
+    .venv/bin/python pipelines/bench_claims.py --seeds 0            # one seed: 28 runs, 31-40 min at 1 thread
+    .venv/bin/python pipelines/bench_claims.py --seeds 0 1 2 3 4 --random
+    .venv/bin/python pipelines/bench_claims.py --last               # last epochs (2 s a run), then the summary
+    .venv/bin/python pipelines/bench_claims.py --summary            # the tables and the plots of what ran
+
+Two seeds run side by side in two processes with OMP_NUM_THREADS=1 (one --seeds each, the same
+--results: each appends whole lines) in about the time of one on 2 cores.
 """
 
 from __future__ import annotations
