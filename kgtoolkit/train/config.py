@@ -103,7 +103,8 @@ class OptimConfig(_Strict):
     # clips apart before the triple scores can teach it anything (BENCHMARKS.md, "Training accuracy").
     graph_warmup_epochs: int = Field(0, ge=0)
     # The checkpoint tested at the end: "validation" (best validation top-1 among the epochs after
-    # graph_warmup_epochs when the model uses the graph; a graph without validation videos is an error) or "last" (the last epoch, e.g. a graph ingested with --val-fraction 0).
+    # graph_warmup_epochs when the model uses the graph; a graph without validation videos is an
+    # error) or "last" (the last epoch, e.g. a graph ingested with --val-fraction 0).
     select: Literal["validation", "last"] = "validation"
 
 
