@@ -52,6 +52,7 @@ from kgtoolkit.synth import generate
 from kgtoolkit.tables import write_tables
 from kgtoolkit.train.config import load_config
 from kgtoolkit.train.loop import train
+from kgtoolkit.vocab import action_name
 
 REPO = Path(__file__).resolve().parents[1]
 CHANCE_NOTE = "chance = 1 / classes"
@@ -347,7 +348,7 @@ def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dic
         # every class weighing the same, as in the test set (balanced_top1).
         select_clips = sorted(p for a in held for p in (folder / "train_videos" / a["folder"]).glob("*.mp4"))
         select_clips += sorted(Path(v.path) for v in TripletSampler(store).load().split("val") if v.path)
-        truth_of = {p: p.parent.name.replace("_", " ") for p in held_clips + seen_clips + select_clips}
+        truth_of = {p: action_name(p.parent.name) for p in held_clips + seen_clips + select_clips}
         held_names = {a["name"] for a in held}
         scores = {}
         for w in args.weights:

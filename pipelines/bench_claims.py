@@ -53,6 +53,7 @@ from kgtoolkit.baselines import labelled_clips, probe_all
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
 from kgtoolkit.tables import write_tables
 from kgtoolkit.train.sampler import TripletSampler
+from kgtoolkit.vocab import action_name
 
 MODELS = {
     "KG-CLIP": [],
@@ -299,7 +300,7 @@ def last_epochs(args: argparse.Namespace) -> None:
     path = args.results.with_suffix(".last.jsonl")
     done = {tuple(r["key"]) for r in load_results(path)}
     clips = sorted((folder / "test_videos").glob("*/*.mp4"))
-    truth = [c.parent.name.replace("_", " ") for c in clips]
+    truth = [action_name(c.parent.name) for c in clips]
     with EmbeddedGraphStore(graph) as store:
         for row in load_results(args.results):
             key = run_key(row)
