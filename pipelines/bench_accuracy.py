@@ -330,13 +330,13 @@ def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dic
 
     run_dir = args.data / "runs" / f"holdout-{len(held)}-{args.config.stem}-s{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)  # a run that did not record its rows starts again
-    shutil.rmtree(f"{graph}-s{seed}", ignore_errors=True)
-    shutil.copytree(graph, f"{graph}-s{seed}")  # add_action writes to the graph: one copy per seed
-    graph = Path(f"{graph}-s{seed}")
-    row = run_once(graph, run_dir, args, [f"seed={seed}"])
+    copy = graph.with_name(f"{graph.name}-s{seed}")  # add_action writes to the graph: one copy per seed
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(graph, copy)
+    row = run_once(copy, run_dir, args, [f"seed={seed}"])
     print(f"seed {seed}: trained without {', '.join(a['name'] for a in held)}: test top-1 on the "
           f"{args.classes - len(held)} training actions {row['top1']:.1%}", flush=True)
-    with EmbeddedGraphStore(graph) as store:
+    with EmbeddedGraphStore(copy) as store:
         for action in held:
             add_action(store, action["name"], action["movements"])
         run = load_run(Path(row["run_dir"]), torch.device("cpu"))

@@ -85,11 +85,20 @@ def interval(values: list[float]) -> tuple[float, float | None]:
     return statistics.mean(values), t95(len(values)) * statistics.stdev(values) / math.sqrt(len(values))
 
 
+def run_key(row: dict) -> tuple:
+    """(model, frames, fraction, seed, weights): what makes a run of the grid."""
+    return row["model"], row["frames"], row["fraction"], row["seed"], row.get("weights", "stand-in")
+
+
+def fine_tuned(rows: list[dict]) -> dict[tuple, dict]:
+    """The runs from the stand-in by (model, frames, fraction, seed)."""
+    return {run_key(r)[:4]: r for r in rows if run_key(r)[4] == "stand-in"}
+
+
 def run_grid(args: argparse.Namespace) -> None:
     _, graph = dataset(args.data, args)
     models = args.models or list(MODELS)
-    done = {(r["model"], r["frames"], r["fraction"], r["seed"], r.get("weights", "stand-in"))
-            for r in load_results(args.results)}
+    done = {run_key(r) for r in load_results(args.results)}
     plan = [(model, frames, fraction, seed, "stand-in")
             for seed, (frames, fraction), model in itertools.product(args.seeds, settings(args.frames, args.fractions),
                                                                     models)]
@@ -129,10 +138,9 @@ def claims_table(rows: list[dict], floors: dict[tuple[float, int], float] | None
     """Per setting and model: mean test top-1 over seeds (points), seeds, and the paired difference
     against the same seed's CLIP-only run: mean and 95% interval; with `floors` ((fraction, seed) ->
     the probe's top-1), the setting's floor averaged over the same seeds."""
-    tuned = [r for r in rows if r.get("weights", "stand-in") == "stand-in"]
-    by = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in tuned}
+    by = fine_tuned(rows)
     out = []
-    for frames, fraction in sorted({(r["frames"], r["fraction"]) for r in tuned}, key=lambda s: (-s[1], -s[0])):
+    for frames, fraction in sorted({key[1:3] for key in by}, key=lambda s: (-s[1], -s[0])):
         for model in MODELS:
             mine = [r for (m, f, p, _), r in by.items() if (m, f, p) == (model, frames, fraction)]
             if not mine:
@@ -166,8 +174,7 @@ def pooled_table(rows: list[dict]) -> pd.DataFrame:
     model is ahead, level or behind (with the sign test's p), the mean paired difference with its
     95% interval over the pairs, and the stricter interval over seeds, each seed's pairs averaged
     first (the settings of one seed share its initialisation and data order)."""
-    tuned = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows
-             if r.get("weights", "stand-in") == "stand-in"}
+    tuned = fine_tuned(rows)
     out = []
     for model in [m for m in MODELS if m != BASELINE]:
         pairs = {key: 100 * (r["top1"] - tuned[(BASELINE, *key[1:])]["top1"]) for key, r in tuned.items()
@@ -187,11 +194,10 @@ def pooled_table(rows: list[dict]) -> pd.DataFrame:
 
 def random_table(rows: list[dict]) -> pd.DataFrame:
     """Each model from random weights against the same seed, frames and data from the stand-in."""
-    tuned = {(r["model"], r["frames"], r["fraction"], r["seed"]): r for r in rows
-             if r.get("weights", "stand-in") == "stand-in"}
+    tuned = fine_tuned(rows)
     out = []
     for r in [r for r in rows if r.get("weights") == "random"]:
-        pretrained = tuned.get((r["model"], r["frames"], r["fraction"], r["seed"]))
+        pretrained = tuned.get(run_key(r)[:4])
         out.append({"model": r["model"], "seed": r["seed"], "from random": 100 * r["top1"],
                     "from the stand-in": 100 * pretrained["top1"] if pretrained else None})
     return pd.DataFrame(out)
@@ -208,7 +214,7 @@ def summarise(rows: list[dict], probe: dict, results: Path | None = None,
     if any(r.get("weights") == "random" for r in rows):
         tables["random"] = random_table(rows)
     write_tables(results, tables, floatfmt=".1f")
-    print(f"\ntest top-1 (S_output) in points over {sum(1 for _ in rows)} runs; ± 95%: Student's t interval over "
+    print(f"\ntest top-1 (S_output) in points over {len(rows)} runs; ± 95%: Student's t interval over "
           f"seeds; - {BASELINE}: the same seed's {BASELINE} run subtracted; floor: a linear probe on motion "
           f"features (all frames) fitted on the setting's training videos, mean over its seeds; pooled: every "
           f"setting and seed. Chance {100 * probe['chance']:.1f}")
@@ -284,10 +290,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_key(row: dict) -> tuple:
-    return row["model"], row["frames"], row["fraction"], row["seed"], row.get("weights", "stand-in")
-
-
 def last_epochs(args: argparse.Namespace) -> None:
     """Each finished run's last-epoch checkpoint scored on the test clips (`classify`'s S_output,
     what the run's own test measured with the selected one): the grid without model selection.
@@ -304,7 +306,7 @@ def last_epochs(args: argparse.Namespace) -> None:
     with EmbeddedGraphStore(graph) as store:
         for row in load_results(args.results):
             key = run_key(row)
-            if key in done or row.get("weights", "stand-in") != "stand-in":
+            if key in done or key[4] != "stand-in":
                 continue
             scores = {}
             for checkpoint in ("last", "best"):
@@ -325,16 +327,17 @@ def summarise_results(args: argparse.Namespace) -> None:
     """The tables and the plot of every finished run in --results, each setting beside its floor."""
     folder, graph = dataset(args.data, args)
     rows = load_results(args.results)
-    keys = {(r["fraction"], r["seed"]) for r in rows if r.get("weights", "stand-in") == "stand-in"}
+    keys = {(fraction, seed) for _, _, fraction, seed in fine_tuned(rows)}
     floors = {key: fraction_floor(folder, graph, *key) for key in sorted(keys)}
-    summarise(rows, floor(folder), args.results, floors)
+    probe = floor(folder)
+    summarise(rows, probe, args.results, floors)
     last = with_last_epochs(rows, args.results.with_suffix(".last.jsonl"))
     if last:
         print("\nthe same runs at their last epoch (no model selection):")
         table = claims_table(last, floors)
         write_tables(args.results.with_suffix(".last.json"), {None: table, "pooled": pooled_table(last)},
                      floatfmt=".1f")
-        plot(table, floor(folder), args.results.with_suffix(".last.png"), "at the last epoch")
+        plot(table, probe, args.results.with_suffix(".last.png"), "at the last epoch")
 
 
 def main(argv: list[str] | None = None) -> int:
