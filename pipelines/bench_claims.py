@@ -31,6 +31,7 @@ well (RESULTS.last.jsonl), the grid without model selection, with its own tables
     .venv/bin/python pipelines/bench_claims.py --last               # last epochs (2 s a run), then the summary
     .venv/bin/python pipelines/bench_claims.py --summary            # the tables and the plots of what ran
 
+The thread count changes a run's numbers: the committed results all ran with OMP_NUM_THREADS=1.
 Two seeds run side by side in two processes with OMP_NUM_THREADS=1 (one --seeds each, the same
 --results: each appends whole lines) in about the time of one on 2 cores.
 """
