@@ -6,7 +6,10 @@ With `movement_weight` w > 0, an action with INVOLVES edges is also scored throu
 S_kg = the mean v-b triple score of the clip with the action's movements, and
 S_output = (1 - w) (1/2 S_mm + 1/2 S_tri) + w S_kg. That is how an action added with
 `kgtoolkit add-action` (no pixels, no retraining) gets recognised: BENCHMARKS.md, "New actions
-through the graph", measures it.
+through the graph", measures it. With `calibrate`, only the actions the run did not train on are
+scored through the graph, and their S_kg is first put on the trained actions' scale, clip by clip
+(`calibrated`): a trained action's S_output was trained on clips of it and a new action's S_kg on
+none, so the two are not on one scale.
 
 The model is loaded once; with a two-tower Triplet Encoder the actions' and movements' side of
 every score (`RelationKeys`) is computed once, so a clip costs its decode, one video encoding and
@@ -103,11 +106,11 @@ class Classifier:
     forward."""
 
     def __init__(self, run: LoadedRun, store: GraphStore | None = None, *, k: int = 5, movements: int = 5,
-                 movement_weight: float = 0.0):
+                 movement_weight: float = 0.0, calibrate: bool = False):
         if not 0.0 <= movement_weight <= 1.0:
             raise ValueError(f"movement_weight must be from 0 to 1 (got {movement_weight})")
         self.run, self.store, self.k, self.movements = run, store, k, movements
-        self.movement_weight = movement_weight
+        self.movement_weight, self.calibrate = movement_weight, calibrate
         self.classes = graph_classes(run, store)
         self.movement_ids: list[str] = []
         self.movement_names: list[str] = []
@@ -132,6 +135,11 @@ class Classifier:
             if cols:
                 self.involves[c, cols] = 1.0 / len(cols)
         self.has_movements = self.involves.sum(dim=1) > 0
+        known = set(run.action_names)
+        trained = torch.tensor([name in known for name in self.classes.names], dtype=torch.bool)
+        # With `calibrate`: the actions scored through the graph, and the ones whose scores set its scale.
+        self.graph_scored = self.has_movements & (~trained if calibrate else torch.ones_like(trained))
+        self.reference = self.has_movements & trained
         self.movement_text = (run.text_embeddings(self.movement_names) if self.movement_names
                               else torch.zeros(0, run.model.embed_dim))
         # Two towers (or no graph): the actions' and movements' side of every score, computed once.
@@ -190,7 +198,8 @@ class Classifier:
         s_output = scores.s_output.float().cpu()
         if self.movement_weight > 0:
             w = self.movement_weight
-            s_output = torch.where(self.has_movements[None, :], (1 - w) * s_output + w * s_kg, s_output)
+            graph = calibrated(s_kg, s_output, self.reference) if self.calibrate else s_kg
+            s_output = torch.where(self.graph_scored[None, :], (1 - w) * s_output + w * graph, s_output)
         for row, result in enumerate(results):
             top = s_output[row].topk(min(self.k, len(classes.names))).indices.tolist()
             result.top = [
@@ -202,6 +211,18 @@ class Classifier:
             result.movements = self.supporting(top[0], per_movement[row])
 
 
+def calibrated(s_kg: torch.Tensor, s_output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """(B, C) S_kg on S_output's scale, clip by clip: standardised over the `reference` actions (the
+    trained ones with movements) and given their S_output's mean and spread, so that a new action
+    whose movements fit the clip as well as a trained action's do scores as that action's S_output
+    would. Fewer than two reference actions give no spread: S_kg unchanged."""
+    if int(reference.sum()) < 2:
+        return s_kg
+    kg, out = s_kg[:, reference], s_output[:, reference]
+    z = (s_kg - kg.mean(dim=1, keepdim=True)) / kg.std(dim=1, keepdim=True).clamp_min(1e-6)
+    return out.mean(dim=1, keepdim=True) + out.std(dim=1, keepdim=True) * z
+
+
 @dataclass
 class Scored:
     result: ClipResult
@@ -209,8 +230,8 @@ class Scored:
 
 
 def classify(clips: list[Path], run: LoadedRun, store: GraphStore | None = None, *, k: int = 5,
-             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0,
+             movements: int = 5, batch_size: int = 16, movement_weight: float = 0.0, calibrate: bool = False,
              workers: int = 0) -> list[ClipResult]:
     """Classify clips with a run (a `Classifier` made for this one call)."""
-    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight)(clips, batch_size,
-                                                                                                workers)
+    return Classifier(run, store, k=k, movements=movements, movement_weight=movement_weight,
+                      calibrate=calibrate)(clips, batch_size, workers)

@@ -103,8 +103,9 @@ def default_workers(clips: int, batch_size: int) -> int:
 
 
 def classify_files(clips: list[Path], run_dir: Path | None, graph: str | None, device: str, *, k: int = 5,
-                   movement_weight: float = 0.0, as_json: bool = False, output: Path | None = None,
-                   batch_size: int = 16, workers: int | None = None, explain: Path | None = None) -> Summary:
+                   movement_weight: float = 0.0, calibrate: bool = False, as_json: bool = False,
+                   output: Path | None = None, batch_size: int = 16, workers: int | None = None,
+                   explain: Path | None = None) -> Summary:
     """`kgtoolkit classify`: the clips (files or folders) with a run (the latest when `run_dir` is None),
     scored against the graph's actions (the run's own when the graph cannot be opened); the summary."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -121,7 +122,7 @@ def classify_files(clips: list[Path], run_dir: Path | None, graph: str | None, d
         err_console.print(f"[yellow]graph not available ({escape(str(error))}); scoring the run's own actions[/]")
         store = None
     try:
-        classifier = Classifier(loaded, store, k=k, movement_weight=movement_weight)
+        classifier = Classifier(loaded, store, k=k, movement_weight=movement_weight, calibrate=calibrate)
     finally:
         if store is not None:
             store.close()

@@ -426,6 +426,9 @@ def classify_command(
         help="Weight w of the graph score S_kg (the clip's v-b triple scores averaged over each action's "
         "INVOLVES movements): S_output = (1 - w) (S_mm + S_tri) / 2 + w S_kg. 0 is the paper's score; "
         "actions added with add-action need w > 0 to be recognised by their movements.")] = DEFAULT_MOVEMENT_WEIGHT,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate", help="With --movement-weight: mix S_kg into the actions the run did not train on only, "
+        "put first on the trained actions' scale for each clip (their mean and spread of S_kg and S_output).")] = False,
     output: Annotated[Optional[Path], typer.Option(
         "--output", help="Stream the results to this file as they come: .jsonl (one JSON object per clip) or "
         ".csv (one row per clip and rank); nothing per clip is printed then.", show_default=False)] = None,
@@ -442,8 +445,8 @@ def classify_command(
     that support the top action. Exit status 3 when some clip could not be classified."""
     from kgtoolkit.classify_output import classify_files
 
-    summary = classify_files(clips, run, graph, _device(), k=k, movement_weight=movement_weight, as_json=as_json,
-                             output=output, batch_size=batch_size, workers=workers, explain=explain)
+    summary = classify_files(clips, run, graph, _device(), k=k, movement_weight=movement_weight, calibrate=calibrate,
+                             as_json=as_json, output=output, batch_size=batch_size, workers=workers, explain=explain)
     if summary.failed:
         raise typer.Exit(3)
 

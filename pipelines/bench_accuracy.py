@@ -315,82 +315,100 @@ def cmd_holdout(args: argparse.Namespace) -> None:
     if not graph.exists():
         with EmbeddedGraphStore(graph) as store:
             ingest(seen_folder, store)
-    done = {r["seed"] for r in load_results(args.results) if r.get("config") == args.config.name}
+    done = {(r["seed"], r.get("calibrate", False)) for r in load_results(args.results)
+            if r.get("config") == args.config.name}
     for seed in args.seeds:
-        if seed not in done:
-            holdout_seed(args, folder, graph, truth, held, seed)
+        modes = [calibrate for calibrate in (False, True) if (seed, calibrate) not in done]
+        if modes:
+            holdout_seed(args, folder, graph, truth, held, seed, modes)
     summarise_holdout([r for r in load_results(args.results) if r.get("config") == args.config.name], args)
 
 
-def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dict, held: list[dict], seed: int) -> None:
+def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dict, held: list[dict], seed: int,
+                 modes: list[bool]) -> None:
+    """One seed: the run trained without the held-out actions (reused when it finished before), the
+    actions added to its own copy of the graph, then for each mode (`calibrate` off and on) the
+    movement weight chosen on the selection clips and every weight scored on the test clips."""
     from kgtoolkit.actions import add_action
-    from kgtoolkit.classify import Classifier
     from kgtoolkit.runs import load_run
-    from kgtoolkit.train.sampler import TripletSampler
 
     run_dir = args.data / "runs" / f"holdout-{len(held)}-{args.config.stem}-s{seed}"
-    shutil.rmtree(run_dir, ignore_errors=True)  # a run that did not record its rows starts again
     copy = graph.with_name(f"{graph.name}-s{seed}")  # add_action writes to the graph: one copy per seed
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(graph, copy)
-    row = run_once(copy, run_dir, args, [f"seed={seed}"])
+    if (run_dir / "test_metrics.json").exists() and copy.exists():
+        trained_top1 = json.loads((run_dir / "test_metrics.json").read_text())["top1"]
+    else:  # a run that did not finish starts again, on a fresh copy
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(graph, copy)
+        trained_top1 = run_once(copy, run_dir, args, [f"seed={seed}"])["top1"]
     print(f"seed {seed}: trained without {', '.join(a['name'] for a in held)}: test top-1 on the "
-          f"{args.classes - len(held)} training actions {row['top1']:.1%}", flush=True)
+          f"{args.classes - len(held)} training actions {trained_top1:.1%}", flush=True)
     with EmbeddedGraphStore(copy) as store:
         for action in held:
-            add_action(store, action["name"], action["movements"])
-        run = load_run(Path(row["run_dir"]), torch.device("cpu"))
-        held_clips = sorted(p for a in held for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
-        seen_clips = sorted(p for a in truth["actions"] if a not in held
-                            for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
-        # The weight is chosen on clips that neither training nor the test set holds: the held-out
-        # actions' training videos (left out of the graph) and the training actions' validation videos,
-        # every class weighing the same, as in the test set (balanced_top1).
-        select_clips = sorted(p for a in held for p in (folder / "train_videos" / a["folder"]).glob("*.mp4"))
-        select_clips += sorted(Path(v.path) for v in TripletSampler(store).load().split("val") if v.path)
-        truth_of = {p: action_name(p.parent.name) for p in held_clips + seen_clips + select_clips}
-        held_names = {a["name"] for a in held}
-        scores = {}
-        for w in args.weights:
-            hits = [r.top[0].action == truth_of[Path(r.clip)]
-                    for r in Classifier(run, store, k=1, movement_weight=w)(select_clips)]
-            scores[w] = balanced_top1(hits, [truth_of[p] for p in select_clips])
-            print(f"  w {w:g}: selection top-1 {scores[w]:.1%} (class-balanced, {len(select_clips)} clips)", flush=True)
-        chosen = max(args.weights, key=lambda w: (scores[w], -w))
-        print(f"  chosen on the selection clips: w = {chosen:g}", flush=True)
-        for w in args.weights:
-            results = Classifier(run, store, k=args.classes, movement_weight=w)(held_clips + seen_clips)
-            held_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[: len(held_clips)]]
-            held_only = [next(t.action for t in r.top if t.action in held_names) == truth_of[Path(r.clip)]
-                         for r in results[: len(held_clips)]]
-            seen_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[len(held_clips):]]
-            print(f"  w {w:g}: held-out top-1 {statistics.mean(held_hits):.1%}, training actions "
-                  f"{statistics.mean(seen_hits):.1%}", flush=True)
-            record(args.results, {"holdout": [a["name"] for a in held], "weight": w, "seed": seed,
-                                  "held_top1": statistics.mean(held_hits), "held_only_top1": statistics.mean(held_only),
-                                  "seen_top1": statistics.mean(seen_hits),
-                                  "all_top1": statistics.mean(held_hits + seen_hits),
-                                  "selection_top1": scores[w], "chosen_on_selection": w == chosen,
-                                  "trained_top1": row["top1"], "config": args.config.name})
+            add_action(store, action["name"], action["movements"])  # idempotent on a reused copy
+        run = load_run(run_dir, torch.device("cpu"))
+        for calibrate in modes:
+            holdout_scores(args, store, run, folder, truth, held, seed, calibrate, trained_top1)
+
+
+def holdout_scores(args: argparse.Namespace, store, run, folder: Path, truth: dict, held: list[dict], seed: int,
+                   calibrate: bool, trained_top1: float) -> None:
+    from kgtoolkit.classify import Classifier
+    from kgtoolkit.train.sampler import TripletSampler
+
+    held_clips = sorted(p for a in held for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+    seen_clips = sorted(p for a in truth["actions"] if a not in held
+                        for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+    # The weight is chosen on clips that neither training nor the test set holds: the held-out
+    # actions' training videos (left out of the graph) and the training actions' validation videos,
+    # every class weighing the same, as in the test set (balanced_top1).
+    select_clips = sorted(p for a in held for p in (folder / "train_videos" / a["folder"]).glob("*.mp4"))
+    select_clips += sorted(Path(v.path) for v in TripletSampler(store).load().split("val") if v.path)
+    truth_of = {p: action_name(p.parent.name) for p in held_clips + seen_clips + select_clips}
+    held_names = {a["name"] for a in held}
+    mode = "calibrated" if calibrate else "as it is"
+    scores = {}
+    for w in args.weights:
+        hits = [r.top[0].action == truth_of[Path(r.clip)]
+                for r in Classifier(run, store, k=1, movement_weight=w, calibrate=calibrate)(select_clips)]
+        scores[w] = balanced_top1(hits, [truth_of[p] for p in select_clips])
+        print(f"  S_kg {mode}, w {w:g}: selection top-1 {scores[w]:.1%} (class-balanced, {len(select_clips)} clips)",
+              flush=True)
+    chosen = max(args.weights, key=lambda w: (scores[w], -w))
+    print(f"  S_kg {mode}: chosen on the selection clips: w = {chosen:g}", flush=True)
+    for w in args.weights:
+        results = Classifier(run, store, k=args.classes, movement_weight=w, calibrate=calibrate)(held_clips + seen_clips)
+        held_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[: len(held_clips)]]
+        held_only = [next(t.action for t in r.top if t.action in held_names) == truth_of[Path(r.clip)]
+                     for r in results[: len(held_clips)]]
+        seen_hits = [r.top[0].action == truth_of[Path(r.clip)] for r in results[len(held_clips):]]
+        print(f"  S_kg {mode}, w {w:g}: held-out top-1 {statistics.mean(held_hits):.1%}, training actions "
+              f"{statistics.mean(seen_hits):.1%}", flush=True)
+        record(args.results, {"holdout": [a["name"] for a in held], "weight": w, "seed": seed, "calibrate": calibrate,
+                              "held_top1": statistics.mean(held_hits), "held_only_top1": statistics.mean(held_only),
+                              "seen_top1": statistics.mean(seen_hits), "all_top1": statistics.mean(held_hits + seen_hits),
+                              "selection_top1": scores[w], "chosen_on_selection": w == chosen,
+                              "trained_top1": trained_top1, "config": args.config.name})
 
 
 def holdout_table(rows: list[dict]) -> pd.DataFrame:
-    """Per movement weight (and the weight chosen per seed on the selection clips): the mean over
-    seeds of each top-1, in points."""
+    """Per way of mixing S_kg in (as it is, or `calibrate`d) and movement weight, and the weight chosen
+    per seed on the selection clips: the mean over seeds of each top-1, in points."""
     parts = {"held-out top-1": "held_top1", "among held-out only": "held_only_top1",
              "training actions top-1": "seen_top1", "all test clips top-1": "all_top1"}
-    groups = [(f"{w:g}" + (" (text only)" if w == 0 else ""), [r for r in rows if r["weight"] == w])
-              for w in sorted({r["weight"] for r in rows})]
-    groups.append(("chosen per seed", [r for r in rows if r["chosen_on_selection"]]))
     out = []
-    for name, mine in groups:
-        entry = {"movement weight w": name, "seeds": len(mine)}
-        for label, key in parts.items():
-            entry[f"{label} (%)"] = 100 * statistics.mean(r[key] for r in mine)
-        if name == "chosen per seed":
-            chosen = ", ".join(f"{r['weight']:g}" for r in sorted(mine, key=lambda r: r["seed"]))
-            entry["movement weight w"] += f" ({chosen})"
-        out.append(entry)
+    for calibrate in sorted({r.get("calibrate", False) for r in rows}):
+        mode = [r for r in rows if r.get("calibrate", False) == calibrate]
+        groups = [(f"{w:g}" + (" (text only)" if w == 0 else ""), [r for r in mode if r["weight"] == w])
+                  for w in sorted({r["weight"] for r in mode})]
+        groups.append(("chosen per seed", [r for r in mode if r["chosen_on_selection"]]))
+        for name, mine in groups:
+            entry = {"S_kg": "calibrated" if calibrate else "as it is", "movement weight w": name, "seeds": len(mine)}
+            for label, key in parts.items():
+                entry[f"{label} (%)"] = 100 * statistics.mean(r[key] for r in mine)
+            if name == "chosen per seed":
+                chosen = ", ".join(f"{r['weight']:g}" for r in sorted(mine, key=lambda r: r["seed"]))
+                entry["movement weight w"] += f" ({chosen})"
+            out.append(entry)
     return pd.DataFrame(out)
 
 

@@ -232,3 +232,22 @@ def test_text_embeddings_are_kept_per_checkpoint(trained, tmp_path: Path):
     checkpoint = run_dir / "checkpoints" / "best.pt"
     os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
     assert load_run(run_dir).text_cache.vectors == {}  # another checkpoint: nothing reused
+
+
+def test_calibrated_puts_s_kg_on_the_trained_actions_scale_clip_by_clip():
+    """`classify --calibrate`: per clip, S_kg standardised over the reference (trained) actions and given
+    their S_output's mean and spread; a new action's movements fitting like a trained action's give
+    that action's S_output; with fewer than two reference actions S_kg is left as it is."""
+    import torch
+
+    from kgtoolkit.classify import calibrated
+
+    s_kg = torch.tensor([[0.1, 0.2, 0.3, 0.3], [0.5, 0.5, 0.7, 0.6]])
+    s_output = torch.tensor([[10.0, 20.0, 30.0, 0.0], [1.0, 2.0, 3.0, 0.0]])
+    reference = torch.tensor([True, True, True, False])
+    out = calibrated(s_kg, s_output, reference)
+    assert out[0].tolist() == pytest.approx([10.0, 20.0, 30.0, 30.0], abs=1e-4)  # an exact linear map per clip
+    ref_kg, ref_out = s_kg[1, :3], s_output[1, :3]
+    expected = ref_out.mean() + ref_out.std() * (0.6 - ref_kg.mean()) / ref_kg.std()
+    assert float(out[1, 3]) == pytest.approx(float(expected), abs=1e-5)  # the second clip on its own scale
+    assert calibrated(s_kg, s_output, torch.tensor([True, False, False, False])).equal(s_kg)

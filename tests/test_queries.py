@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from kgtoolkit.classify import ClipResult
 from kgtoolkit.graph.embedded import EmbeddedGraphStore
@@ -188,6 +189,17 @@ def test_add_action_through_the_graph_then_classify_scores_it(trained, tmp_path:
         for t in clip.top:
             assert t.s_kg is not None
             assert t.score == pytest.approx((1 - w) * (0.5 * t.s_mm + 0.5 * t.s_tri) + w * t.s_kg, abs=3e-4)
+    # --calibrate: the trained actions keep the paper's score; the new one's S_kg is put on their scale,
+    # clip by clip (their mean and spread of S_kg and of S_output), then mixed in
+    result = kgtoolkit("classify", *map(str, clips), "--run", str(trained["run"]), "--graph", str(graph),
+                       "--json", "-k", "5", "--movement-weight", str(w), "--calibrate")
+    for clip in [ClipResult.model_validate(item) for item in json.loads(result.stdout)]:
+        old = [t for t in clip.top if t.action != "tap dance"]
+        new = next(t for t in clip.top if t.action == "tap dance")
+        assert len(old) == 4 and all(t.score == pytest.approx(0.5 * t.s_mm + 0.5 * t.s_tri, abs=2e-4) for t in old)
+        kg, out = torch.tensor([t.s_kg for t in old]), torch.tensor([0.5 * t.s_mm + 0.5 * t.s_tri for t in old])
+        on_scale = out.mean() + out.std() * (new.s_kg - kg.mean()) / kg.std()
+        assert new.score == pytest.approx((1 - w) * (0.5 * new.s_mm + 0.5 * new.s_tri) + w * float(on_scale), abs=2e-3)
     with Neo4jGraphStore(trained["uri"]) as store:  # leave the shared server as the other tests expect
         store.cypher("MATCH (n) WHERE n.id IN $ids DETACH DELETE n", {"ids": ["action:tap_dance", "movement:left_foot/tap"]},
                      write=True)

@@ -177,6 +177,11 @@ def test_holdout_selects_with_every_class_weighing_the_same_and_summarises_over_
     assert table["held-out top-1 (%)"].tolist() == pytest.approx([10.0, 50.0, 30.0])
     assert table["training actions top-1 (%)"].tolist() == pytest.approx([50.0, 30.0, 50.0])
     assert table["seeds"].tolist() == [2, 2, 2]
+    assert set(table["S_kg"]) == {"as it is"}  # rows from before `calibrate`
+    calibrated = [{**r, "calibrate": True, "held_top1": 1.0} for r in rows]
+    both = bench.holdout_table(rows + calibrated)
+    assert both["S_kg"].tolist() == ["as it is"] * 3 + ["calibrated"] * 3  # each mode its own weights
+    assert both["held-out top-1 (%)"].tolist()[3:] == pytest.approx([100.0, 100.0, 100.0])
 
 
 def test_ingest_and_stats_print_the_counts_table(tmp_path):
