@@ -331,6 +331,7 @@ def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dic
     movement weight chosen on the selection clips and every weight scored on the test clips."""
     from kgtoolkit.actions import add_action
     from kgtoolkit.runs import load_run
+    from kgtoolkit.train.sampler import TripletSampler
 
     run_dir = args.data / "runs" / f"holdout-{len(held)}-{args.config.stem}-s{seed}"
     copy = graph.with_name(f"{graph.name}-s{seed}")  # add_action writes to the graph: one copy per seed
@@ -346,23 +347,26 @@ def holdout_seed(args: argparse.Namespace, folder: Path, graph: Path, truth: dic
         for action in held:
             add_action(store, action["name"], action["movements"])  # idempotent on a reused copy
         run = load_run(run_dir, torch.device("cpu"))
+        held_clips = sorted(p for a in held for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+        seen_clips = sorted(p for a in truth["actions"] if a not in held
+                            for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
+        # The weight is chosen on clips that neither training nor the test set holds: the held-out
+        # actions' training videos (left out of the graph) and the training actions' validation videos,
+        # every class weighing the same, as in the test set (balanced_top1).
+        select_clips = sorted(p for a in held for p in (folder / "train_videos" / a["folder"]).glob("*.mp4"))
+        select_clips += sorted(Path(v.path) for v in TripletSampler(store).load().split("val") if v.path)
         for calibrate in modes:
-            holdout_scores(args, store, run, folder, truth, held, seed, calibrate, trained_top1)
+            holdout_scores(args, store, run, (held_clips, seen_clips, select_clips), held, seed, calibrate,
+                           trained_top1)
 
 
-def holdout_scores(args: argparse.Namespace, store, run, folder: Path, truth: dict, held: list[dict], seed: int,
-                   calibrate: bool, trained_top1: float) -> None:
+def holdout_scores(args: argparse.Namespace, store, run, clips: tuple[list[Path], list[Path], list[Path]],
+                   held: list[dict], seed: int, calibrate: bool, trained_top1: float) -> None:
+    """One way of mixing S_kg in: each weight on the selection clips, the chosen one, then each weight
+    on the test clips (held-out actions' and trained actions'), recorded."""
     from kgtoolkit.classify import Classifier
-    from kgtoolkit.train.sampler import TripletSampler
 
-    held_clips = sorted(p for a in held for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
-    seen_clips = sorted(p for a in truth["actions"] if a not in held
-                        for p in (folder / "test_videos" / a["folder"]).glob("*.mp4"))
-    # The weight is chosen on clips that neither training nor the test set holds: the held-out
-    # actions' training videos (left out of the graph) and the training actions' validation videos,
-    # every class weighing the same, as in the test set (balanced_top1).
-    select_clips = sorted(p for a in held for p in (folder / "train_videos" / a["folder"]).glob("*.mp4"))
-    select_clips += sorted(Path(v.path) for v in TripletSampler(store).load().split("val") if v.path)
+    held_clips, seen_clips, select_clips = clips
     truth_of = {p: action_name(p.parent.name) for p in held_clips + seen_clips + select_clips}
     held_names = {a["name"] for a in held}
     mode = "calibrated" if calibrate else "as it is"
