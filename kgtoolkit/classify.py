@@ -138,7 +138,7 @@ class Classifier:
         known = set(run.action_names)
         trained = torch.tensor([name in known for name in self.classes.names], dtype=torch.bool)
         # With `calibrate`: the actions scored through the graph, and the ones whose scores set its scale.
-        self.graph_scored = self.has_movements & (~trained if calibrate else torch.ones_like(trained))
+        self.graph_scored = self.has_movements & ~trained if calibrate else self.has_movements
         self.reference = self.has_movements & trained
         self.movement_text = (run.text_embeddings(self.movement_names) if self.movement_names
                               else torch.zeros(0, run.model.embed_dim))

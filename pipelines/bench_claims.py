@@ -23,8 +23,9 @@ against the same seed's CLIP-only run, the mean paired difference with its 95% c
 intervals over seeds).
 
 Model selection is validation (for the KG-CLIP models only among the epochs after the graph
-warm-up; `SELECT`, set on every run: tiny.yaml itself now tests the last epoch); `--last` scores every finished run's last-epoch checkpoint on the test clips as
-well (RESULTS.last.jsonl), the grid without model selection, with its own tables and plot.
+warm-up; `SELECT`, set on every run: tiny.yaml itself now tests the last epoch); `--last` scores
+every finished run's last-epoch checkpoint on the test clips as well (RESULTS.last.jsonl), the grid
+without model selection, with its own tables and plot.
 
     .venv/bin/python pipelines/bench_claims.py --seeds 0            # one seed: 28 runs, 31-40 min at 1 thread
     .venv/bin/python pipelines/bench_claims.py --seeds 0 1 2 3 4 --random
